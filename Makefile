@@ -1,0 +1,101 @@
+# Genie developer entry points.
+#
+#   make setup   install what is missing (Debian packages, .venv from the lock file),
+#                build the workspace and the Python extension; cheap to rerun
+#   make test    cargo tests, lit tests, pytest (runs setup first on a fresh clone)
+#   make demo    compile examples/gpt2_block.mlir to the sem phase with genie-opt
+#   make bench   criterion micro-benchmarks
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := test
+
+JOBS     := -j2
+VENV     := .venv
+LOCK     := python/requirements.lock
+# Holds the sha256 of the lock file last installed into $(VENV).
+STAMP    := $(VENV)/.requirements.lock.sha256
+APT_PKGS := python3-venv python3-dev pkg-config mlir-19-tools llvm-19-tools libopenblas-dev
+MIN_RUST := 1.80
+
+# pyo3's build script and maturin must agree on the interpreter, otherwise cargo
+# and maturin keep invalidating each other's pyo3 build.
+export PYO3_PYTHON := $(abspath $(VENV))/bin/python
+
+.PHONY: setup apt-deps rust-check venv build develop test lit pytest demo bench clean
+
+# ---- setup -----------------------------------------------------------------
+
+setup: develop
+
+# (a) Debian packages: apt runs only when one is missing and we can be root.
+apt-deps:
+	@if ! command -v dpkg >/dev/null; then \
+	  echo "setup: no dpkg (not Debian); install by hand: $(APT_PKGS)"; exit 0; fi; \
+	missing=$$(for p in $(APT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	missing=$$(echo $$missing); \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo=sudo; \
+	else echo "setup: warning: missing Debian packages ($$missing) and no root; skipping apt"; exit 0; fi; \
+	echo "setup: installing Debian packages: $$missing"; \
+	$$sudo apt-get update; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing
+
+# (b) A Rust toolchain new enough for the workspace (rust-version in Cargo.toml).
+rust-check:
+	@command -v cargo >/dev/null || { \
+	  echo "error: cargo not found. Install Rust >= $(MIN_RUST) with rustup: https://rustup.rs" >&2; exit 1; }
+	@v=$$(cargo --version | cut -d' ' -f2); \
+	if [ "$$(printf '%s\n' "$(MIN_RUST)" "$$v" | sort -V | head -n1)" != "$(MIN_RUST)" ]; then \
+	  echo "error: cargo $$v is too old; Genie needs >= $(MIN_RUST). Update with: rustup update stable" >&2; exit 1; fi
+
+# (c) The venv, (re)installed from the lock file only when the lock changed.
+venv: apt-deps
+	@[ -x $(VENV)/bin/python ] || python3 -m venv $(VENV)
+	@want=$$(sha256sum $(LOCK) | cut -d' ' -f1); \
+	if [ "$$(cat $(STAMP) 2>/dev/null)" != "$$want" ]; then \
+	  echo "setup: installing $(LOCK) into $(VENV)"; \
+	  $(VENV)/bin/pip install -r $(LOCK); \
+	  echo "$$want" > $(STAMP); \
+	fi
+
+# (d) The Rust workspace.
+build: rust-check venv
+	cargo build $(JOBS) --workspace
+
+# (e) The Python package, editable, into the venv (rebuilds the extension).
+develop: venv build
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -m python/Cargo.toml
+
+# ---- tests -----------------------------------------------------------------
+
+test:
+	@[ -f $(STAMP) ] || $(MAKE) --no-print-directory setup
+	cargo test $(JOBS) --workspace
+	@$(MAKE) --no-print-directory lit
+	@$(MAKE) --no-print-directory pytest
+
+# lit drives the built binaries (genie-opt).
+lit: build
+	$(VENV)/bin/lit -v tests/lit
+
+# pytest imports the extension, so rebuild it first.
+pytest: develop
+	$(VENV)/bin/pytest -q python/tests
+
+# ---- demo and benchmarks ----------------------------------------------------
+
+demo: rust-check
+	cargo build $(JOBS) -p genie-opt
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --print-ir-after-all
+
+bench: rust-check
+	cargo bench $(JOBS) -p genie-benches
+
+# Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
+clean:
+	cargo clean
+	rm -rf python/genie/*.so .pytest_cache
+	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
+	find tests/lit -name Output -type d -prune -exec rm -rf {} + 2>/dev/null || true

@@ -1,0 +1,95 @@
+//! `genie._genie`: the Python face of the Genie IR and pass pipeline.
+//!
+//! A thin layer over `genie-ir` and `genie-passes`; the Python package `genie`
+//! re-exports everything here. Every error coming out of Rust (parse,
+//! verification, pipeline or pass failure) is raised as `genie.IRError`, a
+//! `ValueError` whose message is the diagnostics text, one
+//! `file:line:col: error: msg` per line.
+
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+create_exception!(
+    genie,
+    IRError,
+    PyValueError,
+    "Invalid Genie IR: a parse, verification, pipeline or pass error.\n\n\
+     The message holds the diagnostics, one `file:line:col: error: msg` per line."
+);
+
+fn ir_error(err: impl std::fmt::Display) -> PyErr {
+    IRError::new_err(err.to_string())
+}
+
+/// A Genie IR module (an MLIR `module` holding `sem`/`exec` ops).
+///
+/// Create one with `genie.parse(text)`.
+#[pyclass(module = "genie", name = "Module")]
+struct Module {
+    inner: genie_ir::Module,
+}
+
+#[pymethods]
+impl Module {
+    /// The module as MLIR text: the readable custom form, or MLIR's generic form
+    /// (`"sem.mm"(%a, %b) : (...) -> ...`) when `generic` is true.
+    #[pyo3(signature = (generic = false))]
+    fn print(&self, generic: bool) -> String {
+        genie_ir::print_module(&self.inner, generic)
+    }
+
+    fn __str__(&self) -> String {
+        self.print(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<genie.Module with {} ops>", self.inner.num_ops())
+    }
+
+    /// Check the module's invariants; raises `IRError` with the diagnostics.
+    fn verify(&self) -> PyResult<()> {
+        genie_ir::verify(&self.inner).map_err(ir_error)
+    }
+
+    /// Run a comma-separated pass pipeline (e.g. `"genie-sem-canonicalize,genie-cse"`)
+    /// on the module, in place. Raises `IRError` for an unknown pass or a failing
+    /// pass; after a failing pass the module may be partly transformed.
+    fn run_passes(&mut self, pipeline: &str) -> PyResult<()> {
+        let mut pm = genie_passes::PassManager::parse_pipeline(pipeline).map_err(ir_error)?;
+        pm.run(&mut self.inner).map_err(ir_error)
+    }
+
+    /// Number of operations in the module.
+    #[getter]
+    fn num_ops(&self) -> usize {
+        self.inner.num_ops()
+    }
+}
+
+/// Parse MLIR text (custom or generic form) into a `Module`.
+///
+/// `filename` only names the source in diagnostics. Raises `IRError`.
+#[pyfunction]
+#[pyo3(signature = (text, filename = "<string>"))]
+fn parse(text: &str, filename: &str) -> PyResult<Module> {
+    genie_ir::parse_module(text, filename)
+        .map(|inner| Module { inner })
+        .map_err(ir_error)
+}
+
+/// The registered passes as `(name, description)` pairs.
+#[pyfunction]
+fn list_passes() -> Vec<(&'static str, &'static str)> {
+    genie_passes::registered_passes()
+}
+
+#[pymodule]
+fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("IRError", m.py().get_type::<IRError>())?;
+    m.add_class::<Module>()?;
+    m.add_function(wrap_pyfunction!(parse, m)?)?;
+    m.add_function(wrap_pyfunction!(list_passes, m)?)?;
+    Ok(())
+}

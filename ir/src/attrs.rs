@@ -2,6 +2,7 @@
 
 use crate::symexpr::SymExpr;
 use crate::types::{write_type, DType, TensorType, Type};
+use std::borrow::Cow;
 use std::fmt::Write;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -14,15 +15,16 @@ pub enum Attribute {
     String(String),
     Array(Vec<Attribute>),
     Dict(AttrDict),
-    /// A type used as a value, e.g. a dtype (`dtype = f16`).
-    Type(Type),
+    /// A type used as a value, e.g. a dtype (`dtype = f16`). Boxed to keep
+    /// attributes small.
+    Type(Box<Type>),
     /// A symbolic integer (`s0 * 12`).
     Sym(SymExpr),
     /// A reference to a symbol (`@gpu0`).
     SymbolRef(String),
     /// A dense constant held by reference: `dense_resource<handle> : tensor<…>`.
     /// The data lives outside the IR (a weight is never copied into the text).
-    DenseResource { handle: String, ty: TensorType },
+    DenseResource { handle: String, ty: Box<TensorType> },
     /// Presence-only attribute (`{keepdim}`).
     Unit,
 }
@@ -30,6 +32,21 @@ pub enum Attribute {
 impl Attribute {
     pub fn int(v: i64) -> Attribute {
         Attribute::Int(v, DType::I64)
+    }
+
+    pub fn ty(t: Type) -> Attribute {
+        Attribute::Type(Box::new(t))
+    }
+
+    /// Inputs and results of a function-type attribute.
+    pub fn as_function_type(&self) -> Option<(&[Type], &[Type])> {
+        match self {
+            Attribute::Type(t) => match &**t {
+                Type::Function(ins, outs) => Some((ins, outs)),
+                _ => None,
+            },
+            _ => None,
+        }
     }
 
     pub fn as_int(&self) -> Option<i64> {
@@ -93,7 +110,10 @@ impl Attribute {
 
     pub fn as_dtype(&self) -> Option<DType> {
         match self {
-            Attribute::Type(Type::Scalar(d)) => Some(*d),
+            Attribute::Type(t) => match **t {
+                Type::Scalar(d) => Some(d),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -116,9 +136,10 @@ impl Attribute {
     }
 }
 
-/// A dictionary of attributes, kept sorted by name like MLIR's.
+/// A dictionary of attributes, kept sorted by name like MLIR's. Names known
+/// to the dialects are `&'static str`, so most dictionaries allocate no keys.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct AttrDict(Vec<(String, Attribute)>);
+pub struct AttrDict(Vec<(Cow<'static, str>, Attribute)>);
 
 impl AttrDict {
     pub fn new() -> Self {
@@ -126,13 +147,13 @@ impl AttrDict {
     }
 
     pub fn get(&self, name: &str) -> Option<&Attribute> {
-        self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok().map(|i| &self.0[i].1)
+        self.0.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok().map(|i| &self.0[i].1)
     }
 
     /// Inserts or replaces; returns the previous value.
-    pub fn set(&mut self, name: impl Into<String>, value: Attribute) -> Option<Attribute> {
+    pub fn set(&mut self, name: impl Into<Cow<'static, str>>, value: Attribute) -> Option<Attribute> {
         let name = name.into();
-        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(&name)) {
+        match self.0.binary_search_by(|(k, _)| k.as_ref().cmp(name.as_ref())) {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
                 self.0.insert(i, (name, value));
@@ -142,7 +163,7 @@ impl AttrDict {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<Attribute> {
-        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(name)).ok()?;
+        let i = self.0.binary_search_by(|(k, _)| k.as_ref().cmp(name)).ok()?;
         Some(self.0.remove(i).1)
     }
 
@@ -151,7 +172,14 @@ impl AttrDict {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Attribute)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+        self.0.iter().map(|(k, v)| (k.as_ref(), v))
+    }
+
+    /// Adds every entry of `other`, replacing entries with the same name.
+    pub fn merge(&mut self, other: AttrDict) {
+        for (k, v) in other.0 {
+            self.set(k, v);
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -255,7 +283,7 @@ pub fn write_attr(out: &mut String, attr: &Attribute, generic: bool) {
         Attribute::SymbolRef(s) => write_symbol_name(out, s),
         Attribute::DenseResource { handle, ty } => {
             let _ = write!(out, "dense_resource<{handle}> : ");
-            write_type(out, &Type::Tensor(ty.clone()), generic);
+            write_type(out, &Type::Tensor((**ty).clone()), generic);
         }
         Attribute::Unit => out.push_str("unit"),
     }

@@ -44,11 +44,14 @@ pub struct Use {
     pub operand: u32,
 }
 
+/// Operand and result lists stored inline for the common small counts.
+pub type ValueList<const N: usize> = smallvec::SmallVec<[ValueId; N]>;
+
 #[derive(Clone, Debug)]
 pub struct OpData {
     pub def: &'static OpDef,
-    pub operands: Vec<ValueId>,
-    pub results: Vec<ValueId>,
+    pub operands: ValueList<4>,
+    pub results: ValueList<2>,
     pub attrs: AttrDict,
     pub regions: Vec<RegionId>,
     /// Where in the PyTorch program this op came from.
@@ -304,11 +307,12 @@ impl Module {
     pub fn create_op(
         &mut self,
         def: &'static OpDef,
-        operands: Vec<ValueId>,
+        operands: impl Into<ValueList<4>>,
         result_types: Vec<Type>,
         attrs: AttrDict,
         loc: Location,
     ) -> OpId {
+        let operands: ValueList<4> = operands.into();
         let id = OpId(self.ops.len() as u32);
         for (i, &v) in operands.iter().enumerate() {
             self.values[v.index()].uses.push(Use { op: id, operand: i as u32 });
@@ -335,9 +339,9 @@ impl Module {
     }
 
     /// Gives an op created without results its result values.
-    pub fn set_results(&mut self, op: OpId, types: Vec<Type>) -> Vec<ValueId> {
+    pub fn set_results(&mut self, op: OpId, types: Vec<Type>) -> ValueList<2> {
         debug_assert!(self.ops[op.index()].results.is_empty(), "op already has results");
-        let results: Vec<ValueId> = types
+        let results: ValueList<2> = types
             .into_iter()
             .enumerate()
             .map(|(i, ty)| self.new_value(ty, ValueDef::Result { op, index: i as u32 }))
@@ -527,7 +531,7 @@ impl<'m> Builder<'m> {
     pub fn function(module: &mut Module, name: &str, inputs: Vec<Type>, results: Vec<Type>) -> (OpId, BlockId) {
         let mut attrs = AttrDict::new();
         attrs.set("sym_name", Attribute::String(name.to_string()));
-        attrs.set("function_type", Attribute::Type(Type::Function(inputs.clone(), results)));
+        attrs.set("function_type", Attribute::ty(Type::Function(inputs.clone(), results)));
         let def = crate::dialects::lookup("func.func").expect("func.func is registered");
         let f = module.create_op(def, vec![], vec![], attrs, Location::Unknown);
         let body = module.body();

@@ -12,7 +12,9 @@ use crate::location::Location;
 use crate::module::{BlockId, Module, OpId, ValueId};
 use crate::symexpr::{BinOp, SymExpr};
 use crate::types::{DType, Dim, TensorType, Type};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::borrow::Cow;
+use std::sync::Arc;
 
 type PResult<T> = Result<T, Diagnostics>;
 
@@ -33,8 +35,9 @@ pub fn parse_module_at(src: &str, filename: &str, line_offset: u32) -> PResult<M
         line_start: 0,
         file: filename,
         module: Module::new(None),
-        scopes: vec![HashMap::new()],
-        aliases: HashMap::new(),
+        scopes: vec![HashMap::default()],
+        aliases: HashMap::default(),
+        strings: HashMap::default(),
         depth: 0,
     };
     p.module.file = filename.to_string();
@@ -50,7 +53,11 @@ struct Parser<'a> {
     file: &'a str,
     module: Module,
     /// SSA names visible at the current point; one map per isolated region.
-    scopes: Vec<HashMap<String, Vec<ValueId>>>,
+    /// Each name maps to its first value and how many consecutive values
+    /// it covers (`%0:3` names three results).
+    scopes: Vec<HashMap<&'a str, (ValueId, u32)>>,
+    /// Interned location strings: every op of a module shares a few paths.
+    strings: HashMap<Cow<'a, str>, Arc<str>>,
     /// `#name = attr` aliases.
     aliases: HashMap<String, Attribute>,
     depth: usize,
@@ -189,6 +196,11 @@ impl<'a> Parser<'a> {
     }
 
     fn string_literal(&mut self) -> PResult<String> {
+        self.string_cow().map(Cow::into_owned)
+    }
+
+    /// A string literal, borrowed from the input when it has no escapes.
+    fn string_cow(&mut self) -> PResult<Cow<'a, str>> {
         self.ws();
         let start = self.here();
         if self.peek() != Some(b'"') {
@@ -196,7 +208,22 @@ impl<'a> Parser<'a> {
             return self.err(format!("expected a string, found {found}"));
         }
         self.pos += 1;
-        let mut bytes = Vec::new();
+        let begin = self.pos;
+        let src: &'a [u8] = self.src;
+        while let Some(c) = self.peek() {
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return match std::str::from_utf8(&src[begin..self.pos - 1]) {
+                        Ok(s) => Ok(Cow::Borrowed(s)),
+                        Err(_) => self.err_at(start, "string is not valid UTF-8"),
+                    };
+                }
+                b'\\' | b'\n' => break,
+                _ => self.pos += 1,
+            }
+        }
+        let mut bytes = src[begin..self.pos].to_vec();
         loop {
             match self.peek() {
                 None | Some(b'\n') => return self.err_at(start, "unterminated string"),
@@ -227,7 +254,16 @@ impl<'a> Parser<'a> {
                 }
             }
         }
-        String::from_utf8(bytes).or_else(|_| self.err_at(start, "string is not valid UTF-8"))
+        String::from_utf8(bytes).map(Cow::Owned).or_else(|_| self.err_at(start, "string is not valid UTF-8"))
+    }
+
+    fn intern(&mut self, s: Cow<'a, str>) -> Arc<str> {
+        if let Some(a) = self.strings.get(&s) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(s.as_ref());
+        self.strings.insert(s, a.clone());
+        a
     }
 
     /// `@name` or `@"name"`.
@@ -274,7 +310,7 @@ impl<'a> Parser<'a> {
     // ----- SSA names -----------------------------------------------------------
 
     /// `%name` (without `#n`).
-    fn value_name(&mut self) -> PResult<String> {
+    fn value_name(&mut self) -> PResult<&'a str> {
         self.expect("%")?;
         let start = self.pos;
         while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c == b'.' || c == b'-') {
@@ -283,7 +319,8 @@ impl<'a> Parser<'a> {
         if start == self.pos {
             return self.err("expected a value name after '%'");
         }
-        Ok(String::from_utf8_lossy(&self.src[start..self.pos]).into_owned())
+        let src: &'a [u8] = self.src;
+        Ok(std::str::from_utf8(&src[start..self.pos]).expect("name bytes are ASCII"))
     }
 
     fn value_use(&mut self) -> PResult<ValueId> {
@@ -297,21 +334,21 @@ impl<'a> Parser<'a> {
             0
         };
         let scope = self.scopes.last().expect("a scope is always open");
-        let Some(values) = scope.get(&name) else {
+        let Some(&(first, count)) = scope.get(name) else {
             return self.err_at(at, format!("use of undefined value '%{name}'"));
         };
-        match usize::try_from(index).ok().and_then(|i| values.get(i)) {
-            Some(&v) => Ok(v),
-            None => self.err_at(at, format!("'%{name}' has {} result(s); #{index} is out of range", values.len())),
+        if !(0..count as i64).contains(&index) {
+            return self.err_at(at, format!("'%{name}' has {count} result(s); #{index} is out of range"));
         }
+        Ok(ValueId(first.0 + index as u32))
     }
 
-    fn define(&mut self, name: String, values: Vec<ValueId>, at: SrcPos) -> PResult<()> {
+    /// Names `count` consecutive values starting at `first`.
+    fn define(&mut self, name: &'a str, first: ValueId, count: u32, at: SrcPos) -> PResult<()> {
         let scope = self.scopes.last_mut().expect("a scope is always open");
-        if scope.contains_key(&name) {
+        if scope.insert(name, (first, count)).is_some() {
             return self.err_at(at, format!("redefinition of SSA value '%{name}'"));
         }
-        scope.insert(name, values);
         Ok(())
     }
 
@@ -469,7 +506,12 @@ impl<'a> Parser<'a> {
         loop {
             self.ws();
             let at = self.here();
-            let key = if self.peek() == Some(b'"') { self.string_literal()? } else { self.identifier()?.to_string() };
+            let key: Cow<'static, str> = if self.peek() == Some(b'"') {
+                Cow::Owned(self.string_literal()?)
+            } else {
+                let id = self.identifier()?;
+                dialects::known_attr_name(id).map_or_else(|| Cow::Owned(id.to_string()), Cow::Borrowed)
+            };
             let value = if self.eat("=") { self.attribute()? } else { Attribute::Unit };
             if d.set(key.clone(), value).is_some() {
                 return self.err_at(at, format!("duplicate attribute '{key}'"));
@@ -518,12 +560,12 @@ impl<'a> Parser<'a> {
                     None => self.err_at(at, format!("undefined attribute alias '#{name}'")),
                 }
             }
-            Some(b'!') => Ok(Attribute::Type(self.parse_type()?)),
+            Some(b'!') => Ok(Attribute::ty(self.parse_type()?)),
             Some(b'(') => {
                 if self.paren_starts_expr() {
                     self.sym_expr_attr()
                 } else {
-                    Ok(Attribute::Type(self.parse_type()?))
+                    Ok(Attribute::ty(self.parse_type()?))
                 }
             }
             Some(c) if c.is_ascii_digit() || c == b'-' => self.number_attr(),
@@ -541,16 +583,16 @@ impl<'a> Parser<'a> {
                         self.expect(">")?;
                         self.expect(":")?;
                         match self.parse_type()? {
-                            Type::Tensor(ty) => Ok(Attribute::DenseResource { handle, ty }),
+                            Type::Tensor(ty) => Ok(Attribute::DenseResource { handle, ty: Box::new(ty) }),
                             other => self.err_at(at, format!("dense_resource needs a tensor type, got {other}")),
                         }
                     }
                     "affine_map" => self.affine_map(),
                     "tensor" | "tuple" | "none" => {
                         (self.pos, self.line, self.line_start) = save;
-                        Ok(Attribute::Type(self.parse_type()?))
+                        Ok(Attribute::ty(self.parse_type()?))
                     }
-                    _ if DType::from_mlir_name(id).is_some() => Ok(Attribute::Type(Type::Scalar(DType::from_mlir_name(id).expect("checked")))),
+                    _ if DType::from_mlir_name(id).is_some() => Ok(Attribute::ty(Type::Scalar(DType::from_mlir_name(id).expect("checked")))),
                     _ => self.err_at(at, format!("unknown attribute '{id}'")),
                 }
             }
@@ -794,7 +836,8 @@ impl<'a> Parser<'a> {
         let l = if self.eat_keyword("unknown") {
             Location::Unknown
         } else if self.peek() == Some(b'"') {
-            let s = self.string_literal()?;
+            let s = self.string_cow()?;
+            let s = self.intern(s);
             if self.eat(":") {
                 let line = self.integer()?;
                 self.expect(":")?;
@@ -802,13 +845,13 @@ impl<'a> Parser<'a> {
                 let (Ok(line), Ok(col)) = (u32::try_from(line), u32::try_from(col)) else {
                     return self.err_at(at, "location line/column out of range");
                 };
-                Location::file(&s, line, col)
+                Location::File { file: s, line, col }
             } else if self.eat("(") {
                 let child = self.location_inner()?;
                 self.expect(")")?;
-                Location::module(&s, Some(child))
+                Location::Name { name: s, child: Some(Box::new(child)) }
             } else {
-                Location::module(&s, None)
+                Location::Name { name: s, child: None }
             }
         } else {
             return self.err_at(at, "unsupported location: expected unknown, \"file\":line:col or \"name\"(…)");
@@ -863,14 +906,11 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 let props = self.attr_dict()?;
                 self.expect(">")?;
-                for (k, v) in props.iter() {
-                    self.module.attrs.set(k, v.clone());
-                }
+                self.module.attrs.merge(props);
             }
             if self.peek() == Some(b'{') {
-                for (k, v) in self.attr_dict()?.iter() {
-                    self.module.attrs.set(k, v.clone());
-                }
+                let more = self.attr_dict()?;
+                self.module.attrs.merge(more);
             }
             if let Some(Attribute::String(name)) = self.module.attrs.remove("sym_name") {
                 self.module.name = Some(name);
@@ -956,7 +996,7 @@ impl<'a> Parser<'a> {
                 self.expect(":")?;
                 let ty = self.parse_type()?;
                 let v = self.module.add_block_arg(block, ty);
-                self.define(name, vec![v], vat)?;
+                self.define(name, v, 1, vat)?;
                 if self.eat(")") {
                     break;
                 }
@@ -981,7 +1021,7 @@ impl<'a> Parser<'a> {
     fn op_inner(&mut self, block: BlockId) -> PResult<()> {
         self.ws();
         // Results: `%name` or `%name:N`, comma separated, then `=`.
-        let mut results: Vec<(String, usize, SrcPos)> = Vec::new();
+        let mut results: Vec<(&'a str, usize, SrcPos)> = Vec::new();
         if self.peek() == Some(b'%') {
             loop {
                 self.ws();
@@ -1063,7 +1103,7 @@ impl<'a> Parser<'a> {
             let block = self.module.add_region(op);
             let isolated = self.module.op(op).def.traits.has(Traits::ISOLATED);
             if isolated {
-                self.scopes.push(HashMap::new());
+                self.scopes.push(HashMap::default());
             }
             self.ws();
             if self.peek() == Some(b'^') {
@@ -1086,7 +1126,7 @@ impl<'a> Parser<'a> {
         &mut self,
         block: BlockId,
         op: OpId,
-        results: Vec<(String, usize, SrcPos)>,
+        results: Vec<(&'a str, usize, SrcPos)>,
         result_types: Vec<Type>,
         name_at: SrcPos,
     ) -> PResult<()> {
@@ -1100,7 +1140,7 @@ impl<'a> Parser<'a> {
         let values = self.module.set_results(op, result_types);
         let mut i = 0;
         for (name, count, at) in results {
-            self.define(name, values[i..i + count].to_vec(), at)?;
+            self.define(name, values[i], count as u32, at)?;
             i += count;
         }
         self.module.op_mut(op).src = Some(name_at);
@@ -1108,7 +1148,7 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
-    fn generic_op(&mut self, block: BlockId, def: &'static OpDef, results: Vec<(String, usize, SrcPos)>, name_at: SrcPos) -> PResult<()> {
+    fn generic_op(&mut self, block: BlockId, def: &'static OpDef, results: Vec<(&'a str, usize, SrcPos)>, name_at: SrcPos) -> PResult<()> {
         self.expect("(")?;
         let operands = self.operand_list()?;
         self.expect(")")?;
@@ -1125,9 +1165,8 @@ impl<'a> Parser<'a> {
         }
         self.ws();
         if self.peek() == Some(b'{') {
-            for (k, v) in self.attr_dict()?.iter() {
-                attrs.set(k, v.clone());
-            }
+            let more = self.attr_dict()?;
+            attrs.merge(more);
         }
         self.expect(":")?;
         let ty_at = self.here();
@@ -1150,7 +1189,7 @@ impl<'a> Parser<'a> {
         self.finish_op(block, op, results, outs, name_at)
     }
 
-    fn custom_op(&mut self, block: BlockId, def: &'static OpDef, results: Vec<(String, usize, SrcPos)>, name_at: SrcPos) -> PResult<()> {
+    fn custom_op(&mut self, block: BlockId, def: &'static OpDef, results: Vec<(&'a str, usize, SrcPos)>, name_at: SrcPos) -> PResult<()> {
         let operands = self.operand_list()?;
         let op = self.module.create_op(def, operands, vec![], AttrDict::new(), Location::Unknown);
         self.ws();
@@ -1208,7 +1247,7 @@ impl<'a> Parser<'a> {
         let def = dialects::lookup("func.func").expect("registered");
         let f = self.module.create_op(def, vec![], vec![], AttrDict::new(), Location::Unknown);
         let entry = self.module.add_region(f);
-        self.scopes.push(HashMap::new());
+        self.scopes.push(HashMap::default());
         let r = self.pretty_func_rest(f, entry, name);
         self.scopes.pop();
         r?;
@@ -1227,7 +1266,7 @@ impl<'a> Parser<'a> {
                 let ty = self.parse_type()?;
                 inputs.push(ty.clone());
                 let v = self.module.add_block_arg(entry, ty);
-                self.define(arg, vec![v], at)?;
+                self.define(arg, v, 1, at)?;
                 if self.eat(")") {
                     break;
                 }
@@ -1237,7 +1276,7 @@ impl<'a> Parser<'a> {
         let outputs = if self.eat("->") { self.result_types()? } else { vec![] };
         let mut attrs = if self.eat_keyword("attributes") { self.attr_dict()? } else { AttrDict::new() };
         attrs.set("sym_name", Attribute::String(name));
-        attrs.set("function_type", Attribute::Type(Type::Function(inputs, outputs)));
+        attrs.set("function_type", Attribute::ty(Type::Function(inputs, outputs)));
         self.expect("{")?;
         self.ops_until_brace(entry)?;
         let loc = self.opt_location()?;

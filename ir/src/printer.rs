@@ -8,21 +8,23 @@
 
 use crate::attrs::{write_attr_dict, write_symbol_name, AttrDict, Attribute};
 use crate::module::{BlockId, Module, OpId, ValueDef, ValueId};
-use crate::types::{write_result_types, write_type, write_type_list, Type};
-use std::collections::HashMap;
+use crate::types::{write_result_types, write_type, Type};
 use std::fmt::Write;
 
 pub fn print_module(m: &Module, generic: bool) -> String {
-    let mut p = Printer { m, generic, out: String::with_capacity(m.num_ops() * 96), names: HashMap::new(), next_arg: 0, next_result: 0 };
+    let mut p = Printer { m, generic, out: String::with_capacity(m.num_ops() * 96), names: vec![UNNAMED; m.num_values()], next_arg: 0, next_result: 0 };
     p.module();
     p.out
 }
+
+const UNNAMED: (u32, bool) = (u32::MAX, false);
 
 struct Printer<'a> {
     m: &'a Module,
     generic: bool,
     out: String,
-    names: HashMap<ValueId, (u32, bool)>,
+    /// Per value: its number and whether it is a block argument (`%argN`).
+    names: Vec<(u32, bool)>,
     next_arg: u32,
     next_result: u32,
 }
@@ -75,11 +77,11 @@ impl Printer<'_> {
 
     fn value(&mut self, v: ValueId) {
         let m = self.m;
-        match self.names.get(&v) {
-            Some(&(n, true)) => {
+        match self.names.get(v.index()).copied().filter(|&n| n != UNNAMED) {
+            Some((n, true)) => {
                 let _ = write!(self.out, "%arg{n}");
             }
-            Some(&(n, false)) => {
+            Some((n, false)) => {
                 let _ = write!(self.out, "%{n}");
                 if let ValueDef::Result { op, index } = m.value_def(v) {
                     if m.op(op).results.len() > 1 {
@@ -104,9 +106,19 @@ impl Printer<'_> {
         }
     }
 
+    /// Types of `vs`, comma separated.
+    fn value_types(&mut self, vs: &[ValueId]) {
+        for (i, &v) in vs.iter().enumerate() {
+            if i > 0 {
+                self.out.push_str(", ");
+            }
+            write_type(&mut self.out, self.m.value_type(v), self.generic);
+        }
+    }
+
     fn name_block_args(&mut self, b: BlockId) {
         for &a in self.m.block_args(b) {
-            self.names.insert(a, (self.next_arg, true));
+            self.names[a.index()] = (self.next_arg, true);
             self.next_arg += 1;
         }
     }
@@ -135,7 +147,7 @@ impl Printer<'_> {
         let m = self.m;
         let data = m.op(op);
         if data.def.traits.has(crate::dialects::Traits::ISOLATED) {
-            self.names.clear();
+            self.names.iter_mut().for_each(|n| *n = UNNAMED);
             self.next_arg = 0;
             self.next_result = 0;
         }
@@ -149,8 +161,7 @@ impl Printer<'_> {
                         self.out.push(' ');
                         self.values(&data.operands);
                         self.out.push_str(" : ");
-                        let tys: Vec<Type> = data.operands.iter().map(|&v| m.value_type(v).clone()).collect();
-                        write_type_list(&mut self.out, &tys, false);
+                        self.value_types(&data.operands);
                     }
                     self.loc(op);
                     self.out.push('\n');
@@ -164,7 +175,7 @@ impl Printer<'_> {
             let n = self.next_result;
             self.next_result += 1;
             for &r in &data.results {
-                self.names.insert(r, (n, false));
+                self.names[r.index()] = (n, false);
             }
             let _ = write!(self.out, "%{n}");
             if data.results.len() > 1 {
@@ -172,7 +183,6 @@ impl Printer<'_> {
             }
             self.out.push_str(" = ");
         }
-        let result_types: Vec<Type> = data.results.iter().map(|&v| m.value_type(v).clone()).collect();
         if self.generic {
             let _ = write!(self.out, "\"{}\"(", data.name());
             self.values(&data.operands);
@@ -182,9 +192,16 @@ impl Printer<'_> {
                 self.out.push(' ');
                 write_attr_dict(&mut self.out, &data.attrs, true);
             }
-            let operand_types: Vec<Type> = data.operands.iter().map(|&v| m.value_type(v).clone()).collect();
-            self.out.push_str(" : ");
-            write_type(&mut self.out, &Type::Function(operand_types, result_types), true);
+            self.out.push_str(" : (");
+            self.value_types(&data.operands);
+            self.out.push_str(") -> ");
+            if data.results.len() == 1 && !matches!(m.value_type(data.results[0]), Type::Function(..)) {
+                write_type(&mut self.out, m.value_type(data.results[0]), true);
+            } else {
+                self.out.push('(');
+                self.value_types(&data.results);
+                self.out.push(')');
+            }
         } else {
             self.out.push_str(data.name());
             if !data.operands.is_empty() {
@@ -196,9 +213,9 @@ impl Printer<'_> {
                 self.out.push(' ');
                 write_attr_dict(&mut self.out, &data.attrs, false);
             }
-            if !result_types.is_empty() {
+            if !data.results.is_empty() {
                 self.out.push_str(" : ");
-                write_type_list(&mut self.out, &result_types, false);
+                self.value_types(&data.results);
             }
         }
         self.loc(op);
@@ -249,7 +266,7 @@ impl Printer<'_> {
             self.block_arg_list(b);
         }
         self.out.push(')');
-        if let Some(Attribute::Type(Type::Function(_, results))) = data.attr("function_type") {
+        if let Some((_, results)) = data.attr("function_type").and_then(Attribute::as_function_type) {
             if !results.is_empty() {
                 self.out.push_str(" -> ");
                 write_result_types(&mut self.out, results, false);
@@ -257,7 +274,7 @@ impl Printer<'_> {
         }
         let mut extra = AttrDict::new();
         for (k, v) in data.attrs.iter().filter(|(k, _)| *k != "sym_name" && *k != "function_type") {
-            extra.set(k, v.clone());
+            extra.set(k.to_string(), v.clone());
         }
         if !extra.is_empty() {
             self.out.push_str(" attributes ");

@@ -168,15 +168,18 @@ impl Dim {
     }
 }
 
+/// Dims stored inline: tensors of rank ≤ 6 need no heap allocation.
+pub type Dims = smallvec::SmallVec<[Dim; 6]>;
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TensorType {
-    pub dims: Vec<Dim>,
+    pub dims: Dims,
     pub dtype: DType,
 }
 
 impl TensorType {
-    pub fn new(dims: Vec<Dim>, dtype: DType) -> Self {
-        TensorType { dims, dtype }
+    pub fn new(dims: impl Into<Dims>, dtype: DType) -> Self {
+        TensorType { dims: dims.into(), dtype }
     }
 
     pub fn of_static(shape: &[i64], dtype: DType) -> Self {
@@ -212,7 +215,7 @@ pub enum Type {
 }
 
 impl Type {
-    pub fn tensor(dims: Vec<Dim>, dtype: DType) -> Type {
+    pub fn tensor(dims: impl Into<Dims>, dtype: DType) -> Type {
         Type::Tensor(TensorType::new(dims, dtype))
     }
 
@@ -263,7 +266,7 @@ impl Type {
     pub fn refine(&self, other: &Type) -> Type {
         match (self, other) {
             (Type::Tensor(a), Type::Tensor(b)) if a.dims.len() == b.dims.len() => Type::tensor(
-                a.dims.iter().zip(&b.dims).map(|(x, y)| x.refine(*y)).collect(),
+                a.dims.iter().zip(&b.dims).map(|(x, y)| x.refine(*y)).collect::<Dims>(),
                 a.dtype,
             ),
             _ => self.clone(),

@@ -293,7 +293,7 @@ impl<'a> Verifier<'a> {
         let data = m.op(op);
         match data.name() {
             "func.func" => {
-                let Some(Attribute::Type(Type::Function(ins, outs))) = data.attr("function_type") else {
+                let Some((ins, outs)) = data.attr("function_type").and_then(Attribute::as_function_type) else {
                     self.error(op, "attribute 'function_type' must be a function type");
                     return;
                 };
@@ -355,8 +355,8 @@ impl<'a> Verifier<'a> {
             "exec.resident" => {
                 self.symbol_ref(op, "device", "exec.device");
                 if let (Some(Attribute::Type(ty)), Some(Attribute::DenseResource { ty: init, .. })) = (data.attr("type"), data.attr("init")) {
-                    if *ty != Type::Tensor(init.clone()) {
-                        self.error(op, format!("'init' has type {} but the resident is {ty}", Type::Tensor(init.clone())));
+                    if **ty != Type::Tensor((**init).clone()) {
+                        self.error(op, format!("'init' has type {} but the resident is {ty}", Type::Tensor((**init).clone())));
                     }
                 }
             }
@@ -365,7 +365,7 @@ impl<'a> Verifier<'a> {
                     if let Some(Attribute::Type(want)) = m.op(target).attr("type") {
                         let have = if data.name() == "exec.resident_load" { result_ty(0) } else { operand_ty(0) };
                         if let Some(have) = have {
-                            if !have.compatible(want) {
+                            if !have.compatible(&**want) {
                                 self.error(op, format!("value has type {have} but the resident state is {want}"));
                             }
                         }
@@ -375,7 +375,7 @@ impl<'a> Verifier<'a> {
             "exec.launch" | "exec.launch_async" | "exec.recompute" => {
                 self.symbol_ref(op, "device", "exec.device");
                 let Some(kernel) = self.symbol_ref(op, "kernel", "func.func") else { return };
-                let Some(Attribute::Type(Type::Function(ins, outs))) = m.op(kernel).attr("function_type") else { return };
+                let Some((ins, outs)) = m.op(kernel).attr("function_type").and_then(Attribute::as_function_type) else { return };
                 let args: Vec<Type> = data.operands.iter().map(|&v| m.value_type(v).clone()).collect();
                 if args.len() != ins.len() || args.iter().zip(ins).any(|(a, w)| !a.compatible(w)) {
                     self.error(op, "arguments do not match the kernel's inputs");
@@ -383,7 +383,7 @@ impl<'a> Verifier<'a> {
                 let want: Vec<Type> = if data.name() == "exec.launch_async" {
                     outs.iter().map(|t| Type::Future(Box::new(t.clone()))).collect()
                 } else {
-                    outs.clone()
+                    outs.to_vec()
                 };
                 let have: Vec<Type> = data.results.iter().map(|&v| m.value_type(v).clone()).collect();
                 if have.len() != want.len() || have.iter().zip(&want).any(|(h, w)| !h.compatible(w)) {

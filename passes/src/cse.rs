@@ -6,8 +6,8 @@
 
 use crate::canonicalize::dead_code_elimination;
 use crate::Pass;
-use genie_ir::{AttrDict, Attribute, BlockId, Diagnostics, Module, Type, ValueId};
-use std::collections::HashMap;
+use genie_ir::{Attribute, BlockId, Diagnostics, Module, OpId, ValueId};
+use rustc_hash::FxHashMap as HashMap;
 use std::hash::{Hash, Hasher};
 
 pub struct Cse;
@@ -27,34 +27,6 @@ impl Pass for Cse {
         cse_block(m, body, &mut scopes);
         dead_code_elimination(m);
         Ok(())
-    }
-}
-
-/// What makes two ops interchangeable.
-struct OpKey {
-    name: &'static str,
-    operands: Vec<ValueId>,
-    attrs: AttrDict,
-    types: Vec<Type>,
-}
-
-impl PartialEq for OpKey {
-    fn eq(&self, o: &Self) -> bool {
-        self.name == o.name && self.operands == o.operands && self.types == o.types && self.attrs == o.attrs
-    }
-}
-
-impl Eq for OpKey {}
-
-impl Hash for OpKey {
-    fn hash<H: Hasher>(&self, h: &mut H) {
-        self.name.hash(h);
-        self.operands.hash(h);
-        self.types.hash(h);
-        for (k, v) in self.attrs.iter() {
-            k.hash(h);
-            hash_attr(v, h);
-        }
     }
 }
 
@@ -79,14 +51,37 @@ fn hash_attr<H: Hasher>(a: &Attribute, h: &mut H) {
     }
 }
 
-type Scope = HashMap<OpKey, Vec<ValueId>>;
+/// Pure ops seen so far, by hash of what makes them interchangeable.
+type Scope = HashMap<u64, Vec<OpId>>;
 
-fn lookup<'s>(scopes: &'s [Scope], key: &OpKey) -> Option<&'s Vec<ValueId>> {
-    scopes.iter().rev().find_map(|s| s.get(key))
+/// Hash of name, operands, attributes and result types.
+fn op_hash(m: &Module, op: OpId) -> u64 {
+    let data = m.op(op);
+    let mut h = rustc_hash::FxHasher::default();
+    data.name().hash(&mut h);
+    data.operands.hash(&mut h);
+    for &r in &data.results {
+        m.value_type(r).hash(&mut h);
+    }
+    for (k, v) in data.attrs.iter() {
+        k.hash(&mut h);
+        hash_attr(v, &mut h);
+    }
+    h.finish()
+}
+
+/// Whether two ops compute the same values.
+fn same_op(m: &Module, a: OpId, b: OpId) -> bool {
+    let (x, y) = (m.op(a), m.op(b));
+    x.name() == y.name()
+        && x.operands == y.operands
+        && x.attrs == y.attrs
+        && x.results.len() == y.results.len()
+        && x.results.iter().zip(&y.results).all(|(&p, &q)| m.value_type(p) == m.value_type(q))
 }
 
 fn cse_block(m: &mut Module, b: BlockId, scopes: &mut Vec<Scope>) {
-    scopes.push(Scope::new());
+    scopes.push(Scope::default());
     for op in m.block_ops(b) {
         let data = m.op(op);
         for r in data.regions.clone() {
@@ -102,20 +97,16 @@ fn cse_block(m: &mut Module, b: BlockId, scopes: &mut Vec<Scope>) {
         if !data.def.is_pure() || !data.regions.is_empty() || data.results.is_empty() {
             continue;
         }
-        let key = OpKey {
-            name: data.name(),
-            operands: data.operands.clone(),
-            attrs: data.attrs.clone(),
-            types: data.results.iter().map(|&r| m.value_type(r).clone()).collect(),
-        };
-        if let Some(existing) = lookup(scopes, &key) {
-            let (existing, results) = (existing.clone(), data.results.clone());
-            for (old, new) in results.into_iter().zip(existing) {
-                m.replace_all_uses(old, new);
+        let h = op_hash(m, op);
+        let existing = scopes.iter().rev().filter_map(|s| s.get(&h)).flatten().copied().find(|&o| same_op(m, o, op));
+        match existing {
+            Some(first) => {
+                let pairs: Vec<(ValueId, ValueId)> = m.op(op).results.iter().copied().zip(m.op(first).results.iter().copied()).collect();
+                for (old, new) in pairs {
+                    m.replace_all_uses(old, new);
+                }
             }
-        } else {
-            let results = data.results.clone();
-            scopes.last_mut().expect("scope pushed above").insert(key, results);
+            None => scopes.last_mut().expect("scope pushed above").entry(h).or_default().push(op),
         }
     }
     scopes.pop();

@@ -76,11 +76,12 @@ fn refine_function_results(m: &mut Module) {
             continue;
         }
         let returned: Vec<Type> = m.op(ret).operands.iter().map(|&v| m.value_type(v).clone()).collect();
-        let Some(Attribute::Type(Type::Function(ins, outs))) = m.op(f).attr("function_type").cloned() else { continue };
+        let Some((ins, outs)) = m.op(f).attr("function_type").and_then(Attribute::as_function_type) else { continue };
+        let (ins, outs) = (ins.to_vec(), outs.to_vec());
         if outs.len() != returned.len() {
             continue;
         }
         let outs: Vec<Type> = outs.iter().zip(&returned).map(|(o, r)| if r.compatible(o) { o.refine(r) } else { o.clone() }).collect();
-        m.op_mut(f).attrs.set("function_type", Attribute::Type(Type::Function(ins, outs)));
+        m.op_mut(f).attrs.set("function_type", Attribute::ty(Type::Function(ins, outs)));
     }
 }

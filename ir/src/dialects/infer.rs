@@ -148,7 +148,7 @@ fn elementwise(ctx: &InferCtx, tys: &[&Type], dtype: DType) -> Res {
         match t {
             Type::Tensor(tt) => {
                 dims = Some(match dims {
-                    None => tt.dims.clone(),
+                    None => tt.dims.to_vec(),
                     Some(d) => broadcast_dims(&d, &tt.dims)?,
                 })
             }
@@ -189,7 +189,7 @@ pub fn constant(ctx: &InferCtx) -> Res {
         Some(Attribute::Float(_, d)) => Type::Scalar(*d),
         Some(Attribute::Bool(_)) => Type::Scalar(DType::I1),
         Some(Attribute::Sym(_)) => Type::Scalar(DType::I64),
-        Some(Attribute::DenseResource { ty, .. }) => Type::Tensor(ty.clone()),
+        Some(Attribute::DenseResource { ty, .. }) => Type::Tensor((**ty).clone()),
         Some(other) => return Err(format!("'value' cannot be a {}", other.kind_name())),
         None => return Err("requires attribute 'value'".into()),
     })
@@ -686,7 +686,7 @@ pub fn repeat(ctx: &InferCtx) -> Res {
         return Err(format!("repeats has {} entries for rank {}", reps.len(), x.rank()));
     }
     let lead = reps.len() - x.rank();
-    let dims = reps
+    let dims: Vec<Dim> = reps
         .iter()
         .enumerate()
         .map(|(i, &r)| if i < lead { Dim::Static(r) } else { expr_dim(arith(BinOp::Mul, dim_expr(x.dims[i - lead]), Some(SymExpr::Const(r)))) })
@@ -700,7 +700,7 @@ pub fn squeeze(ctx: &InferCtx) -> Res {
         Some(ds) => ds.iter().map(|&d| norm_dim(d, x.rank())).collect::<Result<_, _>>()?,
         None => (0..x.rank()).collect(),
     };
-    let dims = x.dims.iter().enumerate().filter(|&(i, &d)| !(which.contains(&i) && d == Dim::Static(1))).map(|(_, &d)| d).collect();
+    let dims: Vec<Dim> = x.dims.iter().enumerate().filter(|&(i, &d)| !(which.contains(&i) && d == Dim::Static(1))).map(|(_, &d)| d).collect();
     one(Type::tensor(dims, x.dtype))
 }
 
@@ -911,7 +911,7 @@ pub fn index(ctx: &InferCtx) -> Res {
     let mut bcast: Option<Vec<Dim>> = None;
     for t in idx.iter().flatten() {
         check_index_dtype(t, "index")?;
-        let dims = if t.dtype.is_bool() { vec![Dim::Dynamic] } else { t.dims.clone() };
+        let dims = if t.dtype.is_bool() { vec![Dim::Dynamic] } else { t.dims.to_vec() };
         bcast = Some(match bcast {
             None => dims,
             Some(b) => broadcast_dims(&b, &dims)?,
@@ -959,7 +959,7 @@ fn required_dtype(ctx: &InferCtx) -> Result<DType, String> {
 
 pub fn full(ctx: &InferCtx) -> Res {
     let size = exprs_attr(ctx, "size")?;
-    let dims = size.into_iter().map(|e| expr_dim(Some(e))).collect();
+    let dims: Vec<Dim> = size.into_iter().map(|e| expr_dim(Some(e))).collect();
     one(Type::tensor(dims, required_dtype(ctx)?))
 }
 

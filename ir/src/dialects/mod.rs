@@ -213,6 +213,21 @@ pub fn lookup(name: &str) -> Option<&'static OpDef> {
     TABLE.get_or_init(|| all_ops().map(|d| (d.name, d)).collect()).get(name).copied()
 }
 
+/// The `'static` spelling of an attribute name some op or the semantic set
+/// declares, so dictionaries can hold it without allocating.
+pub fn known_attr_name(name: &str) -> Option<&'static str> {
+    static NAMES: OnceLock<std::collections::HashSet<&'static str>> = OnceLock::new();
+    NAMES
+        .get_or_init(|| {
+            let mut set: std::collections::HashSet<&'static str> =
+                all_ops().flat_map(|d| d.attrs.iter()).chain(SEMANTIC_ATTRS).map(|a| a.name).collect();
+            set.insert(crate::SYMBOLS_ATTR);
+            set
+        })
+        .get(name)
+        .copied()
+}
+
 /// Names of the registered dialects.
 pub const DIALECTS: &[&str] = &["func", "sem", "exec"];
 

@@ -45,7 +45,7 @@ apt-deps:
 # (b) A Rust toolchain new enough for the workspace (rust-version in Cargo.toml).
 rust-check:
 	@command -v cargo >/dev/null || { \
-	  echo "error: cargo not found. Install Rust >= $(MIN_RUST) with rustup: https://rustup.rs" >&2; exit 1; }
+	  echo "error: cargo not found. Install Rust >= $(MIN_RUST) with rustup (the Rust toolchain installer)" >&2; exit 1; }
 	@v=$$(cargo --version | cut -d' ' -f2); \
 	if [ "$$(printf '%s\n' "$(MIN_RUST)" "$$v" | sort -V | head -n1)" != "$(MIN_RUST)" ]; then \
 	  echo "error: cargo $$v is too old; Genie needs >= $(MIN_RUST). Update with: rustup update stable" >&2; exit 1; fi

@@ -10,9 +10,10 @@ spec is the concatenation of the checked-in `sem.irdl.mlir` and
 `exec.irdl.mlir`, and must verify (exit status 0).
 
 Two escape hatches, both counted in the summary:
-  * a chunk containing a line `// IRDL-REJECTS: <reason>` documents a known gap
-    between Genie's verifier and the IRDL spec: mlir-opt must reject it (if it
-    starts to verify, that is reported, so the marker gets removed);
+  * a chunk containing a line `// MLIR-REJECTS: <reason>` documents a known gap
+    between Genie's verifier and upstream MLIR (the IRDL spec, or upstream
+    func's own verifier): mlir-opt must reject it (if it starts to verify,
+    that is reported, so the marker gets removed);
   * files marked for lit as expected failures (an XFAIL directive) document known
     genie-opt bugs; their output is not trusted and they are skipped.
 
@@ -32,7 +33,7 @@ import sys
 import tempfile
 
 SPLIT_MARKER = "// -----"
-REJECTS_MARKER = re.compile(r"^\s*//\s*IRDL-REJECTS:\s*(.*\S)", re.M)
+REJECTS_MARKER = re.compile(r"^\s*//\s*MLIR-REJECTS:\s*(.*\S)", re.M)
 # lit's directive, spelled so that lit does not read it as one in this file.
 XFAIL_DIRECTIVE = re.compile(r"^\s*//\s*" + "XFAIL" + r":", re.M)
 DIALECTS = ("sem", "exec")
@@ -54,15 +55,21 @@ def find_mlir_files(paths):
 
 
 def split_chunks(text):
-    """(first line number, chunk text) per `// -----`-separated chunk."""
+    """(line number, chunk text) per `// -----`-separated chunk; the line is
+    the chunk's first non-blank line, for messages."""
     chunks, current, start = [], [], 1
+
+    def close():
+        skip = next((i for i, l in enumerate(current) if l.strip()), 0)
+        chunks.append((start + skip, "".join(current)))
+
     for lineno, line in enumerate(text.splitlines(keepends=True), 1):
         if line.rstrip() == SPLIT_MARKER:
-            chunks.append((start, "".join(current)))
+            close()
             current, start = [], lineno + 1
         else:
             current.append(line)
-    chunks.append((start, "".join(current)))
+    close()
     return chunks
 
 
@@ -89,7 +96,7 @@ def check_chunk(args, spec_path, path, line, chunk):
     if expected_reject:
         if rc == 0:
             return "failed", (
-                f"{where}: marked 'IRDL-REJECTS: {expected_reject.group(1)}' but {args.mlir_opt_name} "
+                f"{where}: marked 'MLIR-REJECTS: {expected_reject.group(1)}' but {args.mlir_opt_name} "
                 f"now verifies it; remove the marker"
             )
         return "expected-reject", None
@@ -148,8 +155,8 @@ def main():
         f"{counts['skipped']} skipped (rejected by genie-opt)"
     )
     print(
-        f"{counts['expected-reject']} chunks rejected by {args.mlir_opt_name} as marked (IRDL-REJECTS), "
-        f"{xfail_files} files skipped (lit XFAIL: known genie-opt bugs)"
+        f"{counts['expected-reject']} chunks rejected by {args.mlir_opt_name} as marked (MLIR-REJECTS), "
+        f"{xfail_files} files skipped (expected to fail in lit: known genie-opt bugs)"
     )
     if counts["verified"] == 0:
         failures.append("no chunk was verified: wrong --tests paths, or genie-opt rejects everything?")

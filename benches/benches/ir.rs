@@ -28,6 +28,14 @@ fn ir(c: &mut Criterion) {
             print_module(&m, false)
         })
     });
+    let generic = print_module(&module, true);
+    g.bench_function("parse_verify_print_generic", |b| {
+        b.iter(|| {
+            let m = parse_module(&generic, "bench.mlir").unwrap();
+            verify(&m).unwrap();
+            print_module(&m, true)
+        })
+    });
     g.bench_function("canonicalize_cse_infer_shapes", |b| {
         b.iter_batched(
             || module.clone(),

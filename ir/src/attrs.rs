@@ -194,7 +194,9 @@ impl AttrDict {
 /// Floats print so MLIR reads them back exactly: shortest round-trip digits,
 /// always with a `.`, and non-finite values as the hex bit pattern.
 pub fn write_float(out: &mut String, v: f64, dtype: DType) {
-    if !v.is_finite() {
+    // Judge finiteness in the attribute's own precision (1e39 is inf in f32).
+    let finite = if dtype == DType::F64 { v.is_finite() } else { (v as f32).is_finite() };
+    if !finite {
         let f32_bits = (v as f32).to_bits();
         let _ = match dtype {
             DType::F32 => write!(out, "0x{f32_bits:08X}"),
@@ -255,7 +257,9 @@ pub fn write_attr(out: &mut String, attr: &Attribute, generic: bool) {
         }
         Attribute::Float(v, ty) => {
             write_float(out, *v, *ty);
-            if *ty != DType::F64 {
+            // Hex bit patterns read back as integers unless typed.
+            let hex = if *ty == DType::F64 { !v.is_finite() } else { !(*v as f32).is_finite() };
+            if *ty != DType::F64 || hex {
                 let _ = write!(out, " : {ty}");
             }
         }

@@ -667,14 +667,19 @@ impl<'a> Parser<'a> {
             None
         };
         if hex {
-            let bits = u64::from_str_radix(&text[2..], 16).or_else(|_| self.err_at(at, "hex literal is too large"))?;
+            if text.len() == 2 {
+                return self.err_at(at, "expected hex digits after '0x'");
+            }
+            let bits = u64::from_str_radix(&text[2..], 16).or_else(|_| self.err_at(at, "hex literal does not fit in 64 bits"))?;
+            if let Some(d) = ty.filter(|d| !d.is_float()) {
+                return self.typed_int(bits as i64, d, at);
+            }
             return Ok(match ty {
                 Some(DType::F32) => Attribute::Float(f32::from_bits(bits as u32) as f64, DType::F32),
                 Some(DType::F64) => Attribute::Float(f64::from_bits(bits), DType::F64),
                 Some(d @ DType::BF16) => Attribute::Float(f32::from_bits((bits as u32) << 16) as f64, d),
                 Some(d @ DType::F16) => Attribute::Float(f16_bits_to_f64(bits as u16), d),
-                Some(d) => Attribute::Int(bits as i64, d),
-                None => Attribute::Int(bits as i64, DType::I64),
+                _ => Attribute::Int(bits as i64, DType::I64),
             });
         }
         if is_float || ty.is_some_and(DType::is_float) {
@@ -689,11 +694,23 @@ impl<'a> Parser<'a> {
         let v: i128 = text.parse().or_else(|_| self.err_at(at, format!("integer {text} is too large")))?;
         let v = if neg { -v } else { v };
         let v = i64::try_from(v).or_else(|_| self.err_at(at, format!("integer {text} does not fit in 64 bits")))?;
-        let d = ty.unwrap_or(DType::I64);
-        if d == DType::I1 {
-            return Ok(Attribute::Bool(v != 0));
+        self.typed_int(v, ty.unwrap_or(DType::I64), at)
+    }
+
+    /// An integer of type `d`, range-checked like MLIR (`300 : i8` is an error).
+    fn typed_int(&self, v: i64, d: DType, at: SrcPos) -> PResult<Attribute> {
+        let (lo, hi): (i64, i64) = match d {
+            DType::I1 => (0, 1),
+            DType::I8 => (i8::MIN.into(), i8::MAX.into()),
+            DType::U8 => (0, u8::MAX.into()),
+            DType::I16 => (i16::MIN.into(), i16::MAX.into()),
+            DType::I32 => (i32::MIN.into(), i32::MAX.into()),
+            _ => (i64::MIN, i64::MAX),
+        };
+        if !(lo..=hi).contains(&v) {
+            return self.err_at(at, format!("integer {v} does not fit in {d}"));
         }
-        Ok(Attribute::Int(v, d))
+        Ok(if d == DType::I1 { Attribute::Bool(v != 0) } else { Attribute::Int(v, d) })
     }
 
     fn next_is_expr_operator(&self) -> bool {
@@ -893,6 +910,14 @@ impl<'a> Parser<'a> {
             self.pos += "\"builtin.module\"".len();
             self.expect("(")?;
             self.expect(")")?;
+            // mlir-opt prints inherent attributes as properties before the region.
+            self.ws();
+            if self.rest().starts_with(b"<{") {
+                self.pos += 1;
+                let props = self.attr_dict()?;
+                self.expect(">")?;
+                self.module.attrs.merge(props);
+            }
             self.expect("(")?;
             self.expect("{")?;
             self.ws();
@@ -1243,6 +1268,7 @@ impl<'a> Parser<'a> {
 
     /// `func.func @name(%a: T, …) -> R attributes {…} { … }`
     fn pretty_func(&mut self, block: BlockId, name_at: SrcPos) -> PResult<()> {
+        let visibility = ["private", "public", "nested"].into_iter().find(|v| self.eat_keyword(v));
         let name = self.symbol_name()?;
         let def = dialects::lookup("func.func").expect("registered");
         let f = self.module.create_op(def, vec![], vec![], AttrDict::new(), Location::Unknown);
@@ -1251,6 +1277,9 @@ impl<'a> Parser<'a> {
         let r = self.pretty_func_rest(f, entry, name);
         self.scopes.pop();
         r?;
+        if let Some(v) = visibility {
+            self.module.op_mut(f).attrs.set("sym_visibility", Attribute::String(v.to_string()));
+        }
         self.finish_op(block, f, vec![], vec![], name_at)
     }
 

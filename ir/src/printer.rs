@@ -40,6 +40,10 @@ impl Printer<'_> {
         let m = self.m;
         if self.generic {
             self.out.push_str("\"builtin.module\"() ({\n");
+            // MLIR reads `({})` as a region with no block; a module has one.
+            if m.first_op(m.body()).is_none() {
+                self.out.push_str("^bb0:\n");
+            }
             self.block_ops(m.body(), 1);
             self.out.push_str("})");
             let mut attrs = m.attrs.clone();
@@ -146,11 +150,20 @@ impl Printer<'_> {
     fn op(&mut self, op: OpId, depth: usize) {
         let m = self.m;
         let data = m.op(op);
+        // Sibling functions reuse the same numbers; values visible around a
+        // function keep theirs (MLIR rejects shadowing an outer name).
         if data.def.traits.has(crate::dialects::Traits::ISOLATED) {
-            self.names.iter_mut().for_each(|n| *n = UNNAMED);
-            self.next_arg = 0;
-            self.next_result = 0;
+            let saved = (self.next_arg, self.next_result);
+            self.op_in_scope(op, depth);
+            (self.next_arg, self.next_result) = saved;
+        } else {
+            self.op_in_scope(op, depth);
         }
+    }
+
+    fn op_in_scope(&mut self, op: OpId, depth: usize) {
+        let m = self.m;
+        let data = m.op(op);
         if !self.generic {
             match data.name() {
                 "func.func" => return self.custom_func(op, depth),
@@ -258,6 +271,10 @@ impl Printer<'_> {
         let data = m.op(op);
         self.indent(depth);
         self.out.push_str("func.func ");
+        if let Some(v) = data.attr("sym_visibility").and_then(Attribute::as_str) {
+            self.out.push_str(v);
+            self.out.push(' ');
+        }
         write_symbol_name(&mut self.out, m.symbol_name(op).unwrap_or(""));
         let entry = m.entry_block(op);
         self.out.push('(');
@@ -273,7 +290,7 @@ impl Printer<'_> {
             }
         }
         let mut extra = AttrDict::new();
-        for (k, v) in data.attrs.iter().filter(|(k, _)| *k != "sym_name" && *k != "function_type") {
+        for (k, v) in data.attrs.iter().filter(|(k, _)| !matches!(*k, "sym_name" | "function_type" | "sym_visibility")) {
             extra.set(k.to_string(), v.clone());
         }
         if !extra.is_empty() {

@@ -16,6 +16,7 @@ use std::collections::HashMap;
 pub fn verify(m: &Module) -> Result<(), Diagnostics> {
     let mut v = Verifier { m, diags: Diagnostics::new(), symbols: HashMap::new(), defined: vec![false; m.num_values()] };
     v.collect_symbols();
+    v.symbol_ranges();
     v.block(m.body());
     if v.diags.has_errors() {
         Err(v.diags)
@@ -89,6 +90,12 @@ fn attr_matches(kind: AttrKind, a: &Attribute) -> bool {
     }
 }
 
+/// "an integer", "a float", …
+fn with_article(noun: &str) -> String {
+    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {noun}", if vowel { "an" } else { "a" })
+}
+
 fn kind_text(kind: AttrKind) -> String {
     match kind {
         AttrKind::Int => "an integer".into(),
@@ -112,6 +119,31 @@ fn kind_text(kind: AttrKind) -> String {
 impl<'a> Verifier<'a> {
     fn error(&mut self, op: OpId, msg: impl AsRef<str>) {
         self.diags.0.push(self.m.op_diagnostic(op, Severity::Error, msg.as_ref()));
+    }
+
+    /// `genie.symbols = {s0 = [lo, hi], …}` with 0 <= lo <= hi.
+    fn symbol_ranges(&mut self) {
+        let m = self.m;
+        let Some(attr) = m.attrs.get(crate::SYMBOLS_ATTR) else { return };
+        let mut problems = Vec::new();
+        match attr {
+            Attribute::Dict(d) => {
+                for (name, range) in d.iter() {
+                    let valid_name = name.strip_prefix('s').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit()));
+                    if !valid_name {
+                        problems.push(format!("symbol '{name}' must be named sN"));
+                    }
+                    match range.as_int_array().as_deref() {
+                        Some(&[lo, hi]) if 0 <= lo && lo <= hi => {}
+                        _ => problems.push(format!("range of '{name}' must be [lo, hi] with 0 <= lo <= hi")),
+                    }
+                }
+            }
+            _ => problems.push("must be a dictionary {sN = [lo, hi]}".to_string()),
+        }
+        for p in problems {
+            self.diags.push(Severity::Error, &m.file, m.src, format!("module attribute '{}': {p}", crate::SYMBOLS_ATTR));
+        }
     }
 
     fn collect_symbols(&mut self) {
@@ -161,17 +193,18 @@ impl<'a> Verifier<'a> {
         if def.traits.has(Traits::SYMBOL) && m.block_parent_op(block).is_some() {
             self.error(op, "declares a symbol and must be at module level");
         }
-        let shapes_ok = self.signature(op, def);
-        self.attributes(op, def);
+        let signature_ok = self.signature(op, def);
+        let attrs_ok = self.attributes(op, def);
         if data.regions.len() != def.regions {
             self.error(op, format!("expects {} region(s), got {}", def.regions, data.regions.len()));
         }
-        match def.dialect() {
-            "func" => self.func_op(op),
-            "exec" => self.exec_op(op),
-            _ => {}
-        }
-        if shapes_ok {
+        // Deeper checks would only restate a signature or attribute error.
+        if signature_ok && attrs_ok {
+            match def.dialect() {
+                "func" => self.func_op(op),
+                "exec" => self.exec_op(op),
+                _ => {}
+            }
             self.shape_rule(op, def);
         }
         // Regions: isolated ones start with nothing visible.
@@ -226,7 +259,8 @@ impl<'a> Verifier<'a> {
         ok
     }
 
-    fn attributes(&mut self, op: OpId, def: &OpDef) {
+    fn attributes(&mut self, op: OpId, def: &OpDef) -> bool {
+        let errors_before = self.diags.0.len();
         let data = self.m.op(op);
         for a in def.attrs.iter().filter(|a| a.required) {
             if !data.attrs.contains(a.name) {
@@ -234,14 +268,13 @@ impl<'a> Verifier<'a> {
             }
         }
         for (name, value) in data.attrs.iter() {
-            let known: Option<&AttrDef> =
-                def.attr_def(name).or_else(|| SEMANTIC_ATTRS.iter().find(|a| a.name == name && def.dialect() != "func"));
+            let known: Option<&AttrDef> = def.attr_def(name).or_else(|| SEMANTIC_ATTRS.iter().find(|a| a.name == name));
             match known {
                 Some(a) => {
                     if !attr_matches(a.kind, value) {
                         let shown = match value {
                             Attribute::String(s) => format!("\"{s}\""),
-                            other => format!("a {}", other.kind_name()),
+                            other => with_article(other.kind_name()),
                         };
                         self.error(op, format!("attribute '{name}' must be {}, got {shown}", kind_text(a.kind)));
                     }
@@ -259,6 +292,7 @@ impl<'a> Verifier<'a> {
                 }
             }
         }
+        self.diags.0.len() == errors_before
     }
 
     fn shape_rule(&mut self, op: OpId, def: &OpDef) {
@@ -308,8 +342,9 @@ impl<'a> Verifier<'a> {
                         if got.len() != outs.len() {
                             self.error(last, format!("returns {} value(s) but the function type has {} result(s)", got.len(), outs.len()));
                         } else {
+                            // Exact, as upstream func.return requires.
                             for (i, (g, w)) in got.iter().zip(outs).enumerate() {
-                                if !g.compatible(w) {
+                                if *g != w {
                                     self.error(last, format!("result #{i} has type {g} but the function returns {w}"));
                                 }
                             }

@@ -31,6 +31,8 @@ impl Pass for Canonicalize {
                 if let Some(folded) = fold(m, op) {
                     let result = m.op(op).results[0];
                     let replacement = match folded {
+                        // Uses (a function's return above all) keep their exact type.
+                        Folded::Forward(v) if m.value_type(v) != m.value_type(result) => continue,
                         Folded::Forward(v) => v,
                         Folded::Constant(value) => {
                             let ty = m.value_type(result).clone();
@@ -185,7 +187,8 @@ fn fold(m: &Module, op: OpId) -> Option<Folded> {
             (norm(a) == norm(b)).then(forward)?
         }
         "sem.slice" => {
-            let start = data.attr("start").and_then(Attribute::as_int).unwrap_or(0);
+            // A symbolic start is not known to be 0.
+            let start = data.attr("start").map_or(Some(0), |s| s.as_sym_expr().and_then(|e| e.simplify().as_const()));
             let step = data.attr("step").and_then(Attribute::as_int).unwrap_or(1);
             let open_end = data.attr("end").map_or(true, |e| e.as_int().is_some_and(|v| v >= i64::MAX / 2));
             let dim = data.attr("dim")?.as_int()?;
@@ -197,7 +200,7 @@ fn fold(m: &Module, op: OpId) -> Option<Folded> {
                 Dim::Sym(s) => e.as_sym() == Some(*s),
                 Dim::Dynamic => false,
             });
-            (start == 0 && step == 1 && (open_end || end_is_size)).then(forward)?
+            (start == Some(0) && step == 1 && (open_end || end_is_size)).then(forward)?
         }
         "sem.cat" if data.operands.len() == 1 && m.value_type(data.operands[0]) == result_ty => forward(),
         "sem.sym_size" => {
@@ -257,6 +260,8 @@ fn fold_scalar(m: &Module, op: OpId, result_ty: &Type) -> Option<Folded> {
             "sem.sub" => x - alpha * y,
             "sem.mul" => x * y,
             "sem.div" if data.attrs.is_empty() => x / y,
+            // PyTorch's maximum/minimum propagate NaN; f64::max/min drop it.
+            "sem.maximum" | "sem.minimum" if x.is_nan() || y.is_nan() => f64::NAN,
             "sem.maximum" => x.max(y),
             "sem.minimum" => x.min(y),
             _ => return None,
@@ -285,7 +290,13 @@ fn fold_scalar(m: &Module, op: OpId, result_ty: &Type) -> Option<Folded> {
         "sem.mul" => SymExpr::bin(BinOp::Mul, x, y),
         "sem.floor_divide" => SymExpr::bin(BinOp::FloorDiv, x, y),
         "sem.div" if data.attr("rounding_mode").and_then(Attribute::as_str) == Some("floor") => SymExpr::bin(BinOp::FloorDiv, x, y),
-        "sem.remainder" => SymExpr::bin(BinOp::Mod, x, y),
+        // Python's % takes the divisor's sign; the affine `mod` only agrees
+        // for a positive divisor.
+        "sem.remainder" => match (x.simplify().as_const(), y.simplify().as_const()) {
+            (Some(a), Some(b)) if b != 0 => SymExpr::Const(a - b * BinOp::FloorDiv.apply(a, b)?),
+            (_, Some(b)) if b > 0 => SymExpr::bin(BinOp::Mod, x, y),
+            _ => return None,
+        },
         "sem.maximum" | "sem.minimum" => {
             let (x, y) = (x.simplify().as_const()?, y.simplify().as_const()?);
             SymExpr::Const(if data.name() == "sem.maximum" { x.max(y) } else { x.min(y) })

@@ -17,6 +17,6 @@ The ``torch.compile(model, backend="genie")`` backend arrives with the frontend;
 it is not registered yet.
 """
 
-from ._genie import IRError, Module, __version__, list_passes, parse
+from ._genie import IRError, Module, __version__, list_ops, list_passes, parse
 
-__all__ = ["IRError", "Module", "__version__", "list_passes", "parse"]
+__all__ = ["IRError", "Module", "__version__", "list_ops", "list_passes", "parse"]

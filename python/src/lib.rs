@@ -84,6 +84,12 @@ fn list_passes() -> Vec<(&'static str, &'static str)> {
     genie_passes::registered_passes()
 }
 
+/// The registered ops as `(name, summary)` pairs (`sem.*`, `exec.*`, `func.*`).
+#[pyfunction]
+fn list_ops() -> Vec<(&'static str, &'static str)> {
+    genie_ir::dialects::all_ops().map(|d| (d.name, d.summary)).collect()
+}
+
 #[pymodule]
 fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -91,5 +97,6 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Module>()?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(list_passes, m)?)?;
+    m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     Ok(())
 }

@@ -7,11 +7,12 @@
 # RUN line are left alone):
 #   genie-opt   <repo>/target/debug/genie-opt, or $GENIE_OPT when set
 #   FileCheck   FileCheck-19 if on PATH, else the PyPI `filecheck` in .venv/bin
+#               ($FILECHECK overrides)
 #   mlir-opt    mlir-opt-19 (upstream MLIR, used for IRDL conformance)
 #   %python     the interpreter running lit
 #   %repo       the repository root
 #   %irdl_dir   <repo>/ir/dialects (the checked-in IRDL specifications)
-# `not` is lit's builtin.
+# `not` is lit's builtin (utils/not.py stands in under LIT_USE_INTERNAL_SHELL=0).
 
 import os
 import shutil
@@ -48,7 +49,11 @@ if not (os.path.isfile(genie_opt) and os.access(genie_opt, os.X_OK)):
     )
 
 # ----- FileCheck ---------------------------------------------------------------
-filecheck = shutil.which("FileCheck-19")
+if os.environ.get("FILECHECK"):
+    # A name on PATH or a path (relative ones are taken from where lit runs).
+    filecheck = os.path.abspath(shutil.which(os.environ["FILECHECK"]) or os.environ["FILECHECK"])
+else:
+    filecheck = shutil.which("FileCheck-19")
 if filecheck is None:
     venv_filecheck = os.path.join(repo, ".venv", "bin", "filecheck")
     filecheck = venv_filecheck if os.path.exists(venv_filecheck) else shutil.which("filecheck")
@@ -60,17 +65,24 @@ mlir_opt = shutil.which("mlir-opt-19")
 if mlir_opt is None:
     lit_config.warning("mlir-opt-19 not found (Debian mlir-19-tools); IRDL tests will fail")
     mlir_opt = "mlir-opt-19"
-else:
-    config.available_features.add("mlir-opt")
 
-# Longest names first: `%irdl_dir` and `%repo` must not be eaten by `%r…`-style
-# defaults (config substitutions run before lit's own `%s`, `%t`, …).
+# These run before lit's own (`%s`, `%t`, `%p`, …), so `%python` is not read
+# as `%p` followed by "ython".
 config.substitutions.append(("%irdl_dir", os.path.join(repo, "ir", "dialects")))
 config.substitutions.append(("%repo", repo))
 config.substitutions.append(("%python", sys.executable))
 config.substitutions.append((word("genie-opt"), genie_opt))
 config.substitutions.append((word("FileCheck"), filecheck))
 config.substitutions.append((word("mlir-opt"), mlir_opt))
+
+# `not` is built into lit's internal shell; /bin/sh needs a program.
+if not use_lit_shell:
+    not_py = os.path.join(config.test_source_root, "utils", "not.py")
+    # In command position: line start (after lit's `%dbg(RUN: at line N)`
+    # marker), or after `|`, `&&`, `;`.
+    config.substitutions.append(
+        (r"((?:^|\||&&|;|\))\s*)not(?=\s)", r"\g<1>%s %s" % (sys.executable, not_py))
+    )
 
 # Tests see the same PATH as lit (mlir-opt-19, FileCheck-19 by name) and a
 # stable locale for error messages.

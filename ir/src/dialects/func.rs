@@ -8,7 +8,11 @@ pub static OPS: &[OpDef] = &[
         summary: "a captured graph: entry block arguments are its inputs",
         operands: &[],
         results: &[],
-        attrs: &[req("sym_name", AttrKind::String), req("function_type", AttrKind::Type)],
+        attrs: &[
+            req("sym_name", AttrKind::String),
+            req("function_type", AttrKind::Type),
+            opt("sym_visibility", AttrKind::Enum(&["public", "private", "nested"])),
+        ],
         regions: 1,
         traits: Traits::SYMBOL.with(Traits::ISOLATED),
         infer: None,

@@ -88,7 +88,7 @@ func.func @main() -> (tensor<s0x4xf32>, tensor<s0x4xf32>) {
 // A kernel taking an activation and a weight (operands of different types).
 // Genie accepts it; the IRDL spec cannot: IRDL binds one constraint variable
 // per variadic operand list, so mlir-opt demands all `args` share one type.
-// IRDL-REJECTS: heterogeneous variadic operands of exec.launch (IRDL unifies variadic constraint variables)
+// MLIR-REJECTS: heterogeneous variadic operands of exec.launch (IRDL unifies variadic constraint variables)
 // CHECK-LABEL: // -----
 // CHECK:       %1 = exec.launch %arg0, %0 {device = @gpu0, kernel = @linear} : tensor<4x64xf32>
 exec.device {sym_name = "gpu0", kind = "cuda"}

@@ -1,13 +1,6 @@
-// XFAIL: *
-// BUG: float attributes that do not print as decimals do not read back:
-//  (1) a non-finite f64 prints as a bare bit pattern, `0x7FF0000000000000`,
-//      which reads back as an i64 integer (so `sem.constant … : f64` then
-//      fails to verify); MLIR requires the type: `0x7FF0000000000000 : f64`.
-//      genie-sem-canonicalize produces such values (1.0 / 0.0).
-//  (2) a literal beyond the range of its type (`1.0e39 : f32`) prints as
-//      `inf.0 : f32`, which is not a float literal at all; MLIR rounds it to
-//      infinity, `0x7F800000 : f32`.
-// Expected: both forms round trip, as below.
+// Non-finite and out-of-range floats print as typed hex bit patterns
+// (`0x7FF0000000000000 : f64`, `0x7F800000 : f32`), as MLIR does, so they
+// read back as floats; canonicalize can produce them (1.0 / 0.0).
 // RUN: genie-opt %s | FileCheck %s
 // RUN: genie-opt %s | genie-opt | FileCheck %s
 // RUN: genie-opt %s --mlir-print-op-generic | genie-opt | FileCheck %s

@@ -1,8 +1,5 @@
-// XFAIL: *
-// BUG (miscompile): genie-sem-canonicalize removes a sem.slice whose `start`
-// is a symbolic size: the identity check reads `start` with as_int, which is
-// None for `s1`, and defaults it to 0. x[s1:] is not x.
-// Expected: the slice stays (it is an identity only when start folds to 0).
+// A sem.slice with a symbolic `start` is not an identity (x[s1:] is not x);
+// it is one only when start folds to 0.
 // RUN: genie-opt %s --genie-sem-canonicalize | FileCheck %s
 // RUN: genie-opt %s --compile-to=sem | FileCheck %s
 

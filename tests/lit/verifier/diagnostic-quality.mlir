@@ -1,12 +1,6 @@
-// XFAIL: *
-// BUG: the verifier runs an op's shape rule (and the exec checks) even after
-// its attribute or signature checks failed, so one problem is reported twice,
-// the second time misleadingly ("requires attribute 'dim'" next to "requires
-// attribute 'dim' (an integer)"; "requires array attribute 'shape'" when the
-// attribute is present but a string; "results do not match the kernel's
-// outputs" next to "result #0 must be a future"). Also "got a integer": the
-// article should agree ("an integer", "an array").
-// Expected: one diagnostic per problem, as below.
+// One diagnostic per problem: shape rules and exec checks do not run after an
+// op's signature or attribute checks failed, and messages use the right
+// article ("an integer", "an array").
 // RUN: genie-opt %s --split-input-file --verify-diagnostics
 
 func.func @missing_attr(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {

@@ -30,8 +30,11 @@ func.func @return_annotation_count(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // -----
 
-// A compatible (less precise) return value is fine: ? and symbols.
+// Returned values must have exactly the function's result types, as upstream
+// func.return requires: a compatible but less precise type is an error.
 func.func @return_compatible(%arg0: tensor<?x8xf32>, %arg1: tensor<s0x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) {
+  // expected-error@+2 {{'func.return' op result #0 has type tensor<?x8xf32> but the function returns tensor<4x8xf32>}}
+  // expected-error@+1 {{'func.return' op result #1 has type tensor<s0x8xf32> but the function returns tensor<4x8xf32>}}
   return %arg0, %arg1 : tensor<?x8xf32>, tensor<s0x8xf32>
 }
 
@@ -121,16 +124,17 @@ func.func @f(%arg0: tensor<4xf32>) -> tensor<4xf32> {
 
 // -----
 
-// Semantic attributes belong on sem/exec ops, not on functions.
-// expected-error@+1 {{'func.func' op unknown semantic attribute 'sem.phase'}}
-func.func @f() attributes {sem.phase = "decode"} {
+// A function (a captured graph) may carry semantic attributes such as its
+// phase; their values are checked like on any op.
+// expected-error@+1 {{'func.func' op attribute 'sem.phase' must be one of "prefill", "decode", "encode", "train-forward", "train-backward", got "decoding"}}
+func.func @f() attributes {sem.phase = "decoding"} {
   return
 }
 
 // -----
 
 // Other attributes on functions must be dialect-prefixed.
-// expected-error@+1 {{'func.func' op unknown attribute 'inline' (known: sym_name, function_type)}}
+// expected-error@+1 {{'func.func' op unknown attribute 'inline' (known: sym_name, function_type, sym_visibility)}}
 func.func @f() attributes {inline} {
   return
 }

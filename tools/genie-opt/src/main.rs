@@ -32,11 +32,16 @@ fn cli() -> Command {
         .arg(Arg::new("disable-pass").long("disable-pass").action(ArgAction::Append).help("skip this pass wherever it appears"))
         .arg(Arg::new("bisect-limit").long("genie-bisect-limit").value_parser(clap::value_parser!(usize)).help("run at most N passes"))
         .arg(flag("verify-each", "verify after every pass (default in debug builds)"))
+        .arg(flag("timing", "report the time spent parsing, verifying, in each pass and printing (stderr)"))
         .arg(flag("list-passes", "list the registered passes"))
         .arg(flag("list-ops", "list the registered ops"))
         .arg(Arg::new("emit-irdl").long("emit-irdl").help("print the IRDL specification of a dialect (sem or exec)"));
     for (name, description) in registered_passes() {
-        cmd = cmd.arg(Arg::new(name).long(name).action(ArgAction::SetTrue).help(description));
+        // Append (valueless), so a pass may be given more than once and each
+        // occurrence keeps its command-line position.
+        cmd = cmd.arg(
+            Arg::new(name).long(name).action(ArgAction::Append).num_args(0).default_missing_value("").value_name("").help(description),
+        );
     }
     cmd
 }
@@ -67,6 +72,7 @@ fn main() -> ExitCode {
 
 struct Options {
     generic: bool,
+    timing: bool,
     verify_diagnostics: bool,
     print_after_all: bool,
     print_after: Vec<String>,
@@ -99,6 +105,7 @@ fn run(matches: ArgMatches) -> Result<ExitCode, String> {
     let (filename, source) = read_input(input)?;
     let opts = Options {
         generic: matches.get_flag("mlir-print-op-generic"),
+        timing: matches.get_flag("timing"),
         verify_diagnostics: matches.get_flag("verify-diagnostics"),
         print_after_all: matches.get_flag("print-ir-after-all"),
         print_after: matches.get_many::<String>("print-ir-after").map(|v| v.cloned().collect()).unwrap_or_default(),
@@ -166,10 +173,8 @@ fn write_output(path: &str, text: &str) -> Result<(), String> {
 fn pass_names(matches: &ArgMatches) -> Result<Vec<String>, String> {
     let mut ordered: Vec<(usize, String)> = Vec::new();
     for (name, _) in registered_passes() {
-        if matches.get_flag(name) {
-            for i in matches.indices_of(name).into_iter().flatten() {
-                ordered.push((i, name.to_string()));
-            }
+        for i in matches.indices_of(name).into_iter().flatten() {
+            ordered.push((i, name.to_string()));
         }
     }
     if let Some(p) = matches.get_one::<String>("pass-pipeline") {
@@ -190,13 +195,19 @@ fn build_pass_manager(pipeline: &[String], matches: &ArgMatches) -> Result<PassM
     for name in pipeline {
         pm.add_named(name)?;
     }
-    if let Some(disabled) = matches.get_many::<String>("disable-pass") {
-        for d in disabled {
-            if !registered_passes().iter().any(|(n, _)| n == d) {
-                return Err(format!("--disable-pass: unknown pass '{d}'"));
-            }
-            pm.options.disabled.push(d.clone());
+    let known = |flag: &str, name: &str| {
+        if registered_passes().iter().any(|(n, _)| *n == name) {
+            Ok(())
+        } else {
+            Err(format!("--{flag}: unknown pass '{name}'"))
         }
+    };
+    for d in matches.get_many::<String>("disable-pass").into_iter().flatten() {
+        known("disable-pass", d)?;
+        pm.options.disabled.push(d.clone());
+    }
+    for p in matches.get_many::<String>("print-ir-after").into_iter().flatten() {
+        known("print-ir-after", p)?;
     }
     if matches.get_flag("verify-each") {
         pm.options.verify_each = true;
@@ -224,26 +235,86 @@ fn split_chunks(source: &str) -> Vec<(u32, &str)> {
 }
 
 fn process_chunk(chunk: &str, filename: &str, line_offset: u32, pm: &mut PassManager, opts: &Options) -> Result<String, Diagnostics> {
+    let mut timer = Timer::new(opts.timing);
     let mut module = parse_module_at(chunk, filename, line_offset)?;
+    timer.lap("parse");
     verify(&module)?;
+    timer.lap("verify");
     let generic = opts.generic;
+    let mut ran_any = false;
     pm.run_with(&mut module, &mut |pass, m| {
+        ran_any = true;
+        timer.lap(pass);
         if opts.print_after_all || opts.print_after.iter().any(|p| p == pass) {
             eprint!("// -----// IR Dump After {pass} //----- //\n{}\n", print_module(m, generic));
+            timer.restart();
         }
     })?;
-    if !pm.options.verify_each {
+    if ran_any && !pm.options.verify_each {
         verify(&module).map_err(|mut d| {
             d.push(Severity::Note, filename, None, "IR is invalid after the pass pipeline");
             d
         })?;
+        timer.lap("verify");
     }
-    Ok(print_module(&module, generic))
+    let text = print_module(&module, generic);
+    timer.lap("print");
+    timer.report();
+    // The process exits soon; returning the memory piecemeal would cost more
+    // than everything above (clang's -disable-free does the same).
+    std::mem::forget(module);
+    Ok(text)
+}
+
+/// `--timing`: wall time per step, like `mlir-opt --mlir-timing`.
+struct Timer {
+    enabled: bool,
+    last: std::time::Instant,
+    laps: Vec<(String, std::time::Duration)>,
+}
+
+impl Timer {
+    fn new(enabled: bool) -> Self {
+        Timer { enabled, last: std::time::Instant::now(), laps: Vec::new() }
+    }
+
+    fn lap(&mut self, name: &str) {
+        if self.enabled {
+            let now = std::time::Instant::now();
+            self.laps.push((name.to_string(), now - self.last));
+            self.last = now;
+        }
+    }
+
+    /// Excludes time spent on IR dumps.
+    fn restart(&mut self) {
+        self.last = std::time::Instant::now();
+    }
+
+    fn report(&self) {
+        if !self.enabled {
+            return;
+        }
+        let total: std::time::Duration = self.laps.iter().map(|l| l.1).sum();
+        eprintln!("===-- genie-opt timing --===");
+        for (name, d) in &self.laps {
+            eprintln!("  {:>9.3} ms  {name}", d.as_secs_f64() * 1e3);
+        }
+        eprintln!("  {:>9.3} ms  total", total.as_secs_f64() * 1e3);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pass_flags_keep_order_and_repeats() {
+        let m = cli()
+            .try_get_matches_from(["genie-opt", "x.mlir", "--genie-cse", "--pass-pipeline=genie-sem-infer-shapes", "--genie-sem-canonicalize", "--genie-cse"])
+            .unwrap();
+        assert_eq!(pass_names(&m).unwrap(), ["genie-cse", "genie-sem-infer-shapes", "genie-sem-canonicalize", "genie-cse"]);
+    }
 
     #[test]
     fn chunks_keep_line_offsets() {

@@ -4,7 +4,7 @@
 #                build the workspace and the Python extension; cheap to rerun
 #   make test    cargo tests, lit tests, pytest (runs setup first on a fresh clone)
 #   make demo    compile examples/gpt2_block.mlir to the sem phase with genie-opt
-#   make bench   criterion micro-benchmarks
+#   make bench   criterion micro-benchmarks and the same-run comparison with mlir-opt-19
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -88,10 +88,20 @@ pytest: develop
 
 demo: rust-check
 	cargo build $(JOBS) -p genie-opt
-	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --print-ir-after-all
+	@echo "== phase 'input': examples/gpt2_block.mlir parsed and verified"
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=input
+	@echo "== phase 'sem': the IR after each pass (stderr), then the result"
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --print-ir-after-all 2>&1
+	@echo "== upstream MLIR verifies the generic form against ir/dialects/*.irdl.mlir"
+	@if command -v mlir-opt-19 >/dev/null; then \
+	  cat ir/dialects/sem.irdl.mlir ir/dialects/exec.irdl.mlir > target/genie.irdl.mlir; \
+	  target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --mlir-print-op-generic \
+	    | mlir-opt-19 --irdl-file=target/genie.irdl.mlir -o /dev/null && echo "mlir-opt-19: ok"; \
+	else echo "mlir-opt-19 not installed (make setup installs it)"; fi
 
 bench: rust-check
 	cargo bench $(JOBS) -p genie-benches
+	python3 benches/compare_mlir.py
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

@@ -169,16 +169,15 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn enter(&mut self) -> PResult<()> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
+    /// Runs one level of recursive descent, refusing to nest past MAX_DEPTH.
+    fn nested<T>(&mut self, f: impl FnOnce(&mut Self) -> PResult<T>) -> PResult<T> {
+        if self.depth >= MAX_DEPTH {
             return self.err(format!("nesting deeper than {MAX_DEPTH} levels"));
         }
-        Ok(())
-    }
-
-    fn leave(&mut self) {
+        self.depth += 1;
+        let r = f(self);
         self.depth -= 1;
+        r
     }
 
     /// A bare identifier (letters, digits, `_`, `$`, `.`).
@@ -355,10 +354,7 @@ impl<'a> Parser<'a> {
     // ----- types ---------------------------------------------------------------
 
     fn parse_type(&mut self) -> PResult<Type> {
-        self.enter()?;
-        let t = self.parse_type_inner();
-        self.leave();
-        t
+        self.nested(Self::parse_type_inner)
     }
 
     fn parse_type_inner(&mut self) -> PResult<Type> {
@@ -524,10 +520,7 @@ impl<'a> Parser<'a> {
     }
 
     fn attribute(&mut self) -> PResult<Attribute> {
-        self.enter()?;
-        let a = self.attribute_inner();
-        self.leave();
-        a
+        self.nested(Self::attribute_inner)
     }
 
     fn attribute_inner(&mut self) -> PResult<Attribute> {
@@ -760,7 +753,10 @@ impl<'a> Parser<'a> {
     }
 
     fn sym_expr(&mut self, sym: &dyn Fn(&str) -> Option<u32>) -> PResult<SymExpr> {
-        self.enter()?;
+        self.nested(|p| p.sym_sum(sym))
+    }
+
+    fn sym_sum(&mut self, sym: &dyn Fn(&str) -> Option<u32>) -> PResult<SymExpr> {
         let mut lhs = self.sym_term(sym)?;
         loop {
             let op = if self.eat("+") {
@@ -774,7 +770,6 @@ impl<'a> Parser<'a> {
             let rhs = self.sym_term(sym)?;
             lhs = SymExpr::bin(op, lhs, rhs);
         }
-        self.leave();
         Ok(lhs)
     }
 
@@ -847,7 +842,10 @@ impl<'a> Parser<'a> {
     }
 
     fn location_inner(&mut self) -> PResult<Location> {
-        self.enter()?;
+        self.nested(Self::location_body)
+    }
+
+    fn location_body(&mut self) -> PResult<Location> {
         self.ws();
         let at = self.here();
         let l = if self.eat_keyword("unknown") {
@@ -873,7 +871,6 @@ impl<'a> Parser<'a> {
         } else {
             return self.err_at(at, "unsupported location: expected unknown, \"file\":line:col or \"name\"(…)");
         };
-        self.leave();
         Ok(l)
     }
 
@@ -911,13 +908,7 @@ impl<'a> Parser<'a> {
             self.expect("(")?;
             self.expect(")")?;
             // mlir-opt prints inherent attributes as properties before the region.
-            self.ws();
-            if self.rest().starts_with(b"<{") {
-                self.pos += 1;
-                let props = self.attr_dict()?;
-                self.expect(">")?;
-                self.module.attrs.merge(props);
-            }
+            self.module_properties()?;
             self.expect("(")?;
             self.expect("{")?;
             self.ws();
@@ -926,13 +917,7 @@ impl<'a> Parser<'a> {
             }
             self.ops_until_brace(body)?;
             self.expect(")")?;
-            self.ws();
-            if self.rest().starts_with(b"<{") {
-                self.pos += 1;
-                let props = self.attr_dict()?;
-                self.expect(">")?;
-                self.module.attrs.merge(props);
-            }
+            self.module_properties()?;
             if self.peek() == Some(b'{') {
                 let more = self.attr_dict()?;
                 self.module.attrs.merge(more);
@@ -966,6 +951,18 @@ impl<'a> Parser<'a> {
             let found = self.describe_next();
             return self.err(format!("expected end of input after the module, found {found}"));
         }
+    }
+
+    /// Optional `<{…}>` properties of a generic `builtin.module`.
+    fn module_properties(&mut self) -> PResult<()> {
+        self.ws();
+        if self.rest().starts_with(b"<{") {
+            self.pos += 1;
+            let props = self.attr_dict()?;
+            self.expect(">")?;
+            self.module.attrs.merge(props);
+        }
+        Ok(())
     }
 
     fn alias_definition(&mut self) -> PResult<()> {
@@ -1037,10 +1034,7 @@ impl<'a> Parser<'a> {
     }
 
     fn op(&mut self, block: BlockId) -> PResult<()> {
-        self.enter()?;
-        let r = self.op_inner(block);
-        self.leave();
-        r
+        self.nested(|p| p.op_inner(block))
     }
 
     fn op_inner(&mut self, block: BlockId) -> PResult<()> {

@@ -8,7 +8,7 @@
 use crate::attrs::Attribute;
 use crate::diagnostics::{Diagnostics, Severity};
 use crate::dialects::{AttrDef, AttrKind, InferCtx, OpDef, Slot, Traits, SEMANTIC_ATTRS};
-use crate::module::{BlockId, Module, OpId};
+use crate::module::{BlockId, Module, OpId, ValueId};
 use crate::types::Type;
 use std::collections::HashMap;
 
@@ -227,33 +227,24 @@ impl<'a> Verifier<'a> {
 
     /// Operand and result counts and kinds; false if shape rules cannot run.
     fn signature(&mut self, op: OpId, def: &OpDef) -> bool {
-        let m = self.m;
-        let data = m.op(op);
-        let mut ok = true;
-        if !arity_ok(def.operands, data.operands.len()) {
-            self.error(op, format!("expects {} operand(s), got {}", arity_text(def.operands), data.operands.len()));
-            ok = false;
-        } else {
-            for (i, &v) in data.operands.iter().enumerate() {
-                let slot = slot_for(def.operands, data.operands.len(), i).expect("arity checked");
-                let ty = m.value_type(v);
-                if !slot.kind.accepts(ty) {
-                    self.error(op, format!("operand #{i} ('{}') must be {}, got {ty}", slot.name, slot.kind.describe()));
-                    ok = false;
-                }
-            }
+        let data = self.m.op(op);
+        let operands_ok = self.slots(op, "operand", def.operands, &data.operands);
+        let results_ok = self.slots(op, "result", def.results, &data.results);
+        operands_ok && results_ok
+    }
+
+    fn slots(&mut self, op: OpId, what: &str, slots: &[Slot], values: &[ValueId]) -> bool {
+        if !arity_ok(slots, values.len()) {
+            self.error(op, format!("expects {} {what}(s), got {}", arity_text(slots), values.len()));
+            return false;
         }
-        if !arity_ok(def.results, data.results.len()) {
-            self.error(op, format!("expects {} result(s), got {}", arity_text(def.results), data.results.len()));
-            ok = false;
-        } else {
-            for (i, &v) in data.results.iter().enumerate() {
-                let slot = slot_for(def.results, data.results.len(), i).expect("arity checked");
-                let ty = m.value_type(v);
-                if !slot.kind.accepts(ty) {
-                    self.error(op, format!("result #{i} ('{}') must be {}, got {ty}", slot.name, slot.kind.describe()));
-                    ok = false;
-                }
+        let mut ok = true;
+        for (i, &v) in values.iter().enumerate() {
+            let slot = slot_for(slots, values.len(), i).expect("arity checked");
+            let ty = self.m.value_type(v);
+            if !slot.kind.accepts(ty) {
+                self.error(op, format!("{what} #{i} ('{}') must be {}, got {ty}", slot.name, slot.kind.describe()));
+                ok = false;
             }
         }
         ok

@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""IRDL conformance: everything genie-opt accepts, upstream MLIR accepts too.
+"""IRDL conformance: everything genie-opt accepts, upstream MLIR accepts too;
+and every accepted chunk round-trips: print(parse(x)) is a fixpoint in both
+text forms, and the generic form reads back to the same custom form.
 
 For every .mlir file under the given paths, split on `// -----` lines (as
 `genie-opt --split-input-file` does) and print each chunk in MLIR's generic form
@@ -91,6 +93,9 @@ def check_chunk(args, spec_path, path, line, chunk):
     rc, generic, err = run([args.genie_opt, "-", "--mlir-print-op-generic"], chunk)
     if rc != 0:
         return "skipped", None
+    problem = check_round_trip(args, chunk, generic)
+    if problem:
+        return "failed", f"{where}: {problem}"
     expected_reject = REJECTS_MARKER.search(chunk)
     rc, out, err = run([args.mlir_opt, f"--irdl-file={spec_path}", "-o", os.devnull, "-"], generic)
     if expected_reject:
@@ -103,6 +108,22 @@ def check_chunk(args, spec_path, path, line, chunk):
     if rc != 0:
         return "failed", f"{where}: {args.mlir_opt_name} rejects genie-opt's generic output:\n{first_lines(err)}"
     return "verified", None
+
+
+def check_round_trip(args, chunk, generic):
+    """None when custom and generic printing are fixpoints and agree."""
+    custom = run([args.genie_opt, "-"], chunk)[1]
+    outputs = {
+        "custom form printed again": run([args.genie_opt, "-"], custom),
+        "generic form read back as custom": run([args.genie_opt, "-"], generic),
+    }
+    for what, (rc, out, err) in outputs.items():
+        if rc != 0 or out != custom:
+            return f"round trip failed ({what}):\n{first_lines(err or out)}"
+    rc, out, err = run([args.genie_opt, "-", "--mlir-print-op-generic"], generic)
+    if rc != 0 or out != generic:
+        return f"round trip failed (generic form printed again):\n{first_lines(err or out)}"
+    return None
 
 
 def main():

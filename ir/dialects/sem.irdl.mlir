@@ -1011,6 +1011,37 @@ irdl.dialect @sem {
     irdl.operands(%11)
     irdl.results(%23)
   }
+  // prims.convert_element_type: the values in another dtype
+  irdl.operation @convert_element_type {
+    %0 = irdl.base "!builtin.tensor"
+    %1 = irdl.is i64
+    %2 = irdl.is i32
+    %3 = irdl.is i16
+    %4 = irdl.is i8
+    %5 = irdl.is ui8
+    %6 = irdl.is i1
+    %7 = irdl.is f64
+    %8 = irdl.is f32
+    %9 = irdl.is f16
+    %10 = irdl.is bf16
+    %11 = irdl.any_of(%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10)
+    %12 = irdl.base "!builtin.tensor"
+    %13 = irdl.is i64
+    %14 = irdl.is i32
+    %15 = irdl.is i16
+    %16 = irdl.is i8
+    %17 = irdl.is ui8
+    %18 = irdl.is i1
+    %19 = irdl.is f64
+    %20 = irdl.is f32
+    %21 = irdl.is f16
+    %22 = irdl.is bf16
+    %23 = irdl.any_of(%12, %13, %14, %15, %16, %17, %18, %19, %20, %21, %22)
+    %24 = irdl.base "#builtin.type"
+    irdl.operands(%11)
+    irdl.results(%23)
+    irdl.attributes {"dtype" = %24}
+  }
   // self + alpha * other
   irdl.operation @add {
     %0 = irdl.base "!builtin.tensor"

@@ -37,6 +37,8 @@ ATEN_ALIASES: Dict[str, str] = {
     "aten.transpose": "sem.transpose",
     "aten.zeros": "sem.full",
     "aten.ones": "sem.full",
+    # ATen documents true_divide as an alias of div.
+    "aten.true_divide": "sem.div",
 }
 
 # Python-level callables that FX graphs call on SymInts / SymFloats / SymBools.

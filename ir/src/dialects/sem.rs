@@ -108,6 +108,7 @@ pub static OPS: &[OpDef] = &[
     op("sem.tril", "lower triangle", &[SELF], &[R], &[opt("diagonal", Int)], same_as_operand0),
     op("sem.triu", "upper triangle", &[SELF], &[R], &[opt("diagonal", Int)], same_as_operand0),
     op("sem._to_copy", "copy with a new dtype", &[SELF_TS], &[RS], &[opt("dtype", DType)], to_copy),
+    op("sem.convert_element_type", "prims.convert_element_type: the values in another dtype", &[SELF_TS], &[RS], &[req("dtype", DType)], to_copy),
     // ----- elementwise binary / ternary ------------------------------------
     op("sem.add", "self + alpha * other", &[SELF_TS, OTHER_TS], &[RS], &[opt("alpha", Number)], binary),
     op("sem.sub", "self - alpha * other", &[SELF_TS, OTHER_TS], &[RS], &[opt("alpha", Number)], binary),

@@ -2394,7 +2394,7 @@ irdl.dialect @sem {
     %2 = irdl.base "#builtin.array"
     irdl.operands(%0)
     irdl.results(%1)
-    irdl.attributes {"shape" = %2}
+    irdl.attributes {"size" = %2}
   }
   // reshape, copying if needed
   irdl.operation @reshape {
@@ -2412,7 +2412,7 @@ irdl.dialect @sem {
     %2 = irdl.base "#builtin.array"
     irdl.operands(%0)
     irdl.results(%1)
-    irdl.attributes {"shape" = %2}
+    irdl.attributes {"size" = %2}
   }
   // reorder dims
   irdl.operation @permute {
@@ -2433,14 +2433,14 @@ irdl.dialect @sem {
     irdl.results(%1)
     irdl.attributes {"dim0" = %2, "dim1" = %3}
   }
-  // broadcast to shape (-1 keeps a dim)
+  // broadcast to size (-1 keeps a dim)
   irdl.operation @expand {
     %0 = irdl.base "!builtin.tensor"
     %1 = irdl.base "!builtin.tensor"
     %2 = irdl.base "#builtin.array"
     irdl.operands(%0)
     irdl.results(%1)
-    irdl.attributes {"shape" = %2}
+    irdl.attributes {"size" = %2}
   }
   // tile along each dim
   irdl.operation @repeat {
@@ -2620,11 +2620,11 @@ irdl.dialect @sem {
   irdl.operation @index_put {
     %0 = irdl.base "!builtin.tensor"
     %1 = irdl.base "!builtin.tensor"
-    %2 = irdl.base "!builtin.tensor"
-    %3 = irdl.is none
-    %4 = irdl.any_of(%2, %3)
+    %2 = irdl.is none
+    %3 = irdl.any_of(%1, %2)
+    %4 = irdl.base "!builtin.tensor"
     %5 = irdl.base "!builtin.tensor"
-    irdl.operands(%0, %1, variadic %4)
+    irdl.operands(%0, variadic %3, %4)
     irdl.results(%5)
   }
   // entries of self at index along dim
@@ -2680,7 +2680,7 @@ irdl.dialect @sem {
     irdl.results(%3)
     irdl.attributes {"dim" = %4}
   }
-  // a tensor of size filled with value
+  // a tensor of size filled with fill_value
   irdl.operation @full {
     %0 = irdl.base "!builtin.tensor"
     %1 = irdl.base "#builtin.array"
@@ -2696,7 +2696,7 @@ irdl.dialect @sem {
     irdl.results(%0)
     irdl.attributes {"size" = %1, "dtype" = %2}
   }
-  // a tensor like self filled with value
+  // a tensor like self filled with fill_value
   irdl.operation @full_like {
     %0 = irdl.base "!builtin.tensor"
     %1 = irdl.base "!builtin.tensor"
@@ -2705,7 +2705,7 @@ irdl.dialect @sem {
     %4 = irdl.any_of(%2, %3)
     irdl.operands(%0)
     irdl.results(%1)
-    irdl.attributes {"value" = %4}
+    irdl.attributes {"fill_value" = %4}
   }
   // a 0-d tensor holding value
   irdl.operation @scalar_tensor {

@@ -96,7 +96,7 @@ fn build(inputs: Vec<Type>, steps: Vec<Step>) -> Module {
                 let Some(x) = pick(&tensors, a) else { continue };
                 let rank = m.value_type(x).as_tensor().map_or(0, TensorType::rank);
                 if rank > 0 {
-                    attrs.set("dims", Attribute::Array(vec![Attribute::int((seed % rank as u64) as i64)]));
+                    attrs.set("dim", Attribute::Array(vec![Attribute::int((seed % rank as u64) as i64)]));
                 }
                 if keep {
                     attrs.set("keepdim", Attribute::Bool(true));
@@ -105,7 +105,7 @@ fn build(inputs: Vec<Type>, steps: Vec<Step>) -> Module {
             }
             Step::Flatten(a) => {
                 let Some(x) = pick(&tensors, a) else { continue };
-                attrs.set("shape", Attribute::Array(vec![Attribute::int(-1)]));
+                attrs.set("size", Attribute::Array(vec![Attribute::int(-1)]));
                 ("sem.view", vec![x])
             }
             Step::Constant(kind) => {

@@ -46,6 +46,14 @@ fn ints_attr(ctx: &InferCtx, name: &str) -> Result<Option<Vec<i64>>, String> {
     }
 }
 
+/// `dim = 1` or `dim = [0, 2]` (ATen overloads take either).
+fn int_or_ints_attr(ctx: &InferCtx, name: &str) -> Result<Option<Vec<i64>>, String> {
+    match ctx.attrs.get(name) {
+        Some(Attribute::Int(v, _)) => Ok(Some(vec![*v])),
+        _ => ints_attr(ctx, name),
+    }
+}
+
 fn req_ints(ctx: &InferCtx, name: &str) -> Result<Vec<i64>, String> {
     ints_attr(ctx, name)?.ok_or_else(|| format!("requires attribute '{name}'"))
 }
@@ -128,17 +136,45 @@ fn scalar_default(d: DType) -> DType {
     }
 }
 
-/// PyTorch promotion: tensors decide, a scalar only lifts the category.
-fn promote_operands(tys: &[&Type]) -> Option<DType> {
-    let tensor_dt = tys.iter().filter_map(|t| t.as_tensor()).map(|t| t.dtype).reduce(DType::promote);
-    let scalar_dt = tys.iter().filter(|t| t.is_scalar()).filter_map(|t| t.dtype()).reduce(DType::promote);
-    match (tensor_dt, scalar_dt) {
-        (Some(t), Some(s)) if DType::promote(t, s) != t && (t.is_float() != s.is_float() || t.is_bool()) => {
-            Some(scalar_default(s))
-        }
-        (Some(t), _) => Some(t),
-        (None, s) => s,
+fn promote_opt(acc: Option<DType>, d: DType) -> Option<DType> {
+    Some(acc.map_or(d, |a| DType::promote(a, d)))
+}
+
+/// c10's combine_categories: the higher-priority group decides unless the
+/// lower one brings a higher category (bool < integer < float).
+fn combine_categories(higher: Option<DType>, lower: Option<DType>) -> Option<DType> {
+    match (higher, lower) {
+        (None, l) => l,
+        (Some(h), None) => Some(h),
+        (Some(h), Some(_)) if h.is_float() => Some(h),
+        (Some(h), Some(l)) if h.is_bool() || l.is_float() => Some(DType::promote(h, l)),
+        (Some(h), Some(_)) => Some(h),
     }
+}
+
+/// `torch.result_type`: tensors with dims decide, then 0-d tensors, then
+/// Python scalars (a float counts as the default dtype f32, an int as i64).
+fn promote_operands(tys: &[&Type]) -> Option<DType> {
+    let (mut dimensioned, mut zero_dim, mut wrapped) = (None, None, None);
+    for t in tys {
+        match t {
+            Type::Tensor(tt) if tt.rank() > 0 => dimensioned = promote_opt(dimensioned, tt.dtype),
+            Type::Tensor(tt) => zero_dim = promote_opt(zero_dim, tt.dtype),
+            Type::Scalar(d) => wrapped = promote_opt(wrapped, scalar_default(*d)),
+            _ => {}
+        }
+    }
+    combine_categories(dimensioned, combine_categories(zero_dim, wrapped))
+}
+
+/// Arithmetic on scalars: the usual promotion among their own types
+/// (Python's ints and floats are i64 and f64).
+fn python_scalar_type(tys: &[&Type]) -> Option<DType> {
+    tys.iter().filter_map(|t| t.dtype()).reduce(DType::promote)
+}
+
+fn all_scalars(tys: &[&Type]) -> bool {
+    tys.iter().all(|t| t.is_scalar())
 }
 
 /// Elementwise result: broadcast tensor shapes; a scalar when all are scalars.
@@ -216,10 +252,22 @@ pub fn unary(ctx: &InferCtx) -> Res {
     one(first(ctx)?.clone())
 }
 
+/// Float result: integer tensors give f32 (the default dtype), Python
+/// scalars give a Python float (f64).
 pub fn unary_float(ctx: &InferCtx) -> Res {
     let t = first(ctx)?;
     let d = t.dtype().ok_or("operand must be a tensor or scalar")?;
-    one(with_dtype(t, to_float(d)))
+    let d = if t.is_scalar() && !d.is_float() { DType::F64 } else { to_float(d) };
+    one(with_dtype(t, d))
+}
+
+/// floor/ceil: like the input for tensors; `math.floor` of a Python float is an int.
+pub fn round_to_int(ctx: &InferCtx) -> Res {
+    let t = first(ctx)?;
+    match t {
+        Type::Scalar(d) if d.is_float() => one(Type::Scalar(DType::I64)),
+        _ => one(t.clone()),
+    }
 }
 
 pub fn unary_bool(ctx: &InferCtx) -> Res {
@@ -240,16 +288,43 @@ pub fn to_copy(ctx: &InferCtx) -> Res {
     one(with_dtype(t, d))
 }
 
+fn promoted(ctx: &InferCtx) -> Result<DType, String> {
+    let d = if all_scalars(&ctx.operands) { python_scalar_type(&ctx.operands) } else { promote_operands(&ctx.operands) };
+    d.ok_or_else(|| "operands must be tensors or scalars".to_string())
+}
+
 pub fn binary(ctx: &InferCtx) -> Res {
-    let d = promote_operands(&ctx.operands).ok_or("operands must be tensors or scalars")?;
+    elementwise(ctx, &ctx.operands, promoted(ctx)?)
+}
+
+/// True division: integer inputs give a float result (f32 for tensors, a
+/// Python float for scalars).
+pub fn true_div(ctx: &InferCtx) -> Res {
+    let d = promoted(ctx)?;
+    let d = match (ctx.attrs.contains("rounding_mode"), all_scalars(&ctx.operands)) {
+        (true, _) => d,
+        (false, true) => DType::F64,
+        (false, false) => to_float(d),
+    };
     elementwise(ctx, &ctx.operands, d)
 }
 
-/// True division: integer inputs give a float result.
-pub fn true_div(ctx: &InferCtx) -> Res {
-    let d = promote_operands(&ctx.operands).ok_or("operands must be tensors or scalars")?;
-    let d = if ctx.attrs.contains("rounding_mode") { d } else { to_float(d) };
-    elementwise(ctx, &ctx.operands, d)
+/// clamp(self, min, max): the bounds take part in promotion as Python scalars.
+pub fn clamp(ctx: &InferCtx) -> Res {
+    let t = tensor(ctx, 0)?;
+    let bounds: Vec<Type> = ["min", "max"]
+        .iter()
+        .filter_map(|n| match ctx.attrs.get(n) {
+            Some(Attribute::Float(..)) => Some(Type::Scalar(DType::F64)),
+            Some(Attribute::Int(..)) => Some(Type::Scalar(DType::I64)),
+            _ => None,
+        })
+        .collect();
+    let self_ty = Type::Tensor(t.clone());
+    let mut tys: Vec<&Type> = vec![&self_ty];
+    tys.extend(bounds.iter());
+    let d = promote_operands(&tys).ok_or("clamp needs a tensor")?;
+    one(Type::tensor(t.dims.clone(), d))
 }
 
 pub fn binary_pow(ctx: &InferCtx) -> Res {
@@ -265,8 +340,16 @@ pub fn where_(ctx: &InferCtx) -> Res {
     if !cond.dtype.is_bool() {
         return Err(format!("condition must be an i1 tensor, got {}", cond.dtype));
     }
+    // The condition takes no part in promotion; scalar branches count as
+    // Python scalars (two floats give the default dtype f32).
     let d = promote_operands(&ctx.operands[1..]).ok_or("operands must be tensors or scalars")?;
     elementwise(ctx, &ctx.operands, d)
+}
+
+/// masked_fill broadcasts self against the mask; the dtype stays self's.
+pub fn masked_fill(ctx: &InferCtx) -> Res {
+    let (x, mask) = (tensor(ctx, 0)?, tensor(ctx, 1)?);
+    one(Type::tensor(broadcast_dims(&x.dims, &mask.dims)?, x.dtype))
 }
 
 // ----- reductions ----------------------------------------------------------------
@@ -290,7 +373,7 @@ fn reduce_shape(ctx: &InferCtx, t: &TensorType, dims: Option<Vec<i64>>, keepdim:
 
 fn reduce_with(ctx: &InferCtx, dtype: impl Fn(DType) -> DType) -> Res {
     let t = tensor(ctx, 0)?;
-    let dims = reduce_shape(ctx, t, ints_attr(ctx, "dims")?, bool_attr(ctx, "keepdim"))?;
+    let dims = reduce_shape(ctx, t, int_or_ints_attr(ctx, "dim")?, bool_attr(ctx, "keepdim"))?;
     let d = dtype_attr(ctx, "dtype").unwrap_or_else(|| dtype(t.dtype));
     one(Type::tensor(dims, d))
 }
@@ -312,8 +395,14 @@ pub fn reduce_same(ctx: &InferCtx) -> Res {
     reduce_with(ctx, |d| d)
 }
 
+/// any/all: bool, except that uint8 input stays uint8 (PyTorch's legacy rule).
 pub fn reduce_bool(ctx: &InferCtx) -> Res {
-    reduce_with(ctx, |_| DType::I1)
+    reduce_with(ctx, |d| if d == DType::U8 { DType::U8 } else { DType::I1 })
+}
+
+/// logsumexp: integer input gives f32.
+pub fn reduce_to_float(ctx: &InferCtx) -> Res {
+    reduce_with(ctx, to_float)
 }
 
 pub fn arg_reduce(ctx: &InferCtx) -> Res {
@@ -345,6 +434,12 @@ pub fn softmax(ctx: &InferCtx) -> Res {
     norm_dim(req_int(ctx, "dim")?, t.rank())?;
     let d = if bool_attr(ctx, "half_to_float") { DType::F32 } else { to_float(t.dtype) };
     one(Type::tensor(t.dims.clone(), d))
+}
+
+/// The gradient has the forward input's dtype (`input_dtype`).
+pub fn softmax_backward(ctx: &InferCtx) -> Res {
+    let g = tensor(ctx, 0)?;
+    one(Type::tensor(g.dims.clone(), dtype_attr(ctx, "input_dtype").unwrap_or(g.dtype)))
 }
 
 pub fn topk(ctx: &InferCtx) -> Res {
@@ -459,9 +554,18 @@ fn conv_out(input: Dim, k: Dim, s: i64, p: i64, d: i64, out_pad: i64, transposed
         let base = arith(BinOp::Sub, arith(BinOp::Mul, arith(BinOp::Sub, i, c(1)), c(s)), c(2 * p));
         return expr_dim(arith(BinOp::Add, arith(BinOp::Add, base, span), c(out_pad + 1)));
     }
-    let numer = arith(BinOp::Sub, arith(BinOp::Sub, arith(BinOp::Add, i, c(2 * p)), span), c(1));
+    let numer = arith(BinOp::Sub, arith(BinOp::Sub, arith(BinOp::Add, i.clone(), c(2 * p)), span), c(1));
     let div = if ceil { BinOp::CeilDiv } else { BinOp::FloorDiv };
-    expr_dim(arith(BinOp::Add, arith(div, numer, c(s)), c(1)))
+    let out = expr_dim(arith(BinOp::Add, arith(div, numer, c(s)), c(1)));
+    if !ceil {
+        return out;
+    }
+    // With ceil_mode, PyTorch drops a last window that starts in the padding.
+    match (out, i.and_then(|e| e.as_const())) {
+        (Dim::Static(o), Some(n)) if (o - 1) * s >= n + p => Dim::Static(o - 1),
+        (Dim::Static(o), Some(_)) => Dim::Static(o),
+        _ => Dim::Dynamic,
+    }
 }
 
 fn per_dim(v: &[i64], i: usize, default: i64) -> i64 {
@@ -517,7 +621,13 @@ fn output_mask(ctx: &InferCtx) -> Result<Vec<bool>, String> {
 pub fn convolution_backward(ctx: &InferCtx) -> Res {
     let (x, w) = (tensor(ctx, 1)?, tensor(ctx, 2)?);
     let mask = output_mask(ctx)?;
-    let out_ch = if bool_attr(ctx, "transposed") { w.dims[1] } else { w.dims[0] };
+    // Transposed weights are [in, out / groups, …].
+    let out_ch = if bool_attr(ctx, "transposed") {
+        let groups = int_attr(ctx, "groups")?.unwrap_or(1);
+        expr_dim(arith(BinOp::Mul, dim_expr(w.dims[1]), Some(SymExpr::Const(groups))))
+    } else {
+        w.dims[0]
+    };
     Ok(vec![
         masked(&mask, 0, Type::Tensor(x.clone())),
         masked(&mask, 1, Type::Tensor(w.clone())),
@@ -530,10 +640,18 @@ pub fn sdpa(ctx: &InferCtx) -> Res {
     if q.rank() < 2 || k.rank() != q.rank() || v.rank() != q.rank() {
         return Err("query, key and value must have the same rank >= 2".into());
     }
-    check_contract(q.dims[q.rank() - 1], k.dims[k.rank() - 1])?;
-    let mut out = q.dims.clone();
-    let r = out.len();
-    out[r - 1] = v.dims[r - 1];
+    let r = q.rank();
+    check_contract(q.dims[r - 1], k.dims[r - 1])?;
+    // Batch dims broadcast across query, key and value; with grouped-query
+    // attention the key/value heads (dim -3) divide the query heads instead.
+    let gqa = bool_attr(ctx, "enable_gqa") && r >= 3;
+    let batch = if gqa { r - 3 } else { r - 2 };
+    let mut out = broadcast_dims(&broadcast_dims(&q.dims[..batch], &k.dims[..batch])?, &v.dims[..batch])?;
+    if gqa {
+        out.push(q.dims[r - 3]);
+    }
+    out.push(q.dims[r - 2]);
+    out.push(v.dims[r - 1]);
     one(Type::tensor(out, q.dtype))
 }
 
@@ -553,7 +671,7 @@ pub fn layer_norm(ctx: &InferCtx) -> Res {
     }
     let mut stat = x.dims[..lead].to_vec();
     stat.extend(std::iter::repeat(Dim::Static(1)).take(norm.len()));
-    let sd = to_float(x.dtype);
+    let sd = stats_dtype(ctx, x, &[1, 2]);
     Ok(vec![Type::Tensor(x.clone()), Type::tensor(stat.clone(), sd), Type::tensor(stat, sd)])
 }
 
@@ -562,6 +680,13 @@ pub fn layer_norm_backward(ctx: &InferCtx) -> Res {
     let mask = output_mask(ctx)?;
     let param = |i| opt_tensor(ctx, i).map_or(Type::None, |t| Type::Tensor(t.clone()));
     Ok(vec![masked(&mask, 0, Type::Tensor(x.clone())), masked(&mask, 1, param(4)), masked(&mask, 2, param(5))])
+}
+
+/// Statistics of a norm: float, and as wide as the widest of the input and
+/// the parameters (an f16 input with f32 weights gives f32 statistics).
+fn stats_dtype(ctx: &InferCtx, x: &TensorType, params: &[usize]) -> DType {
+    let d = params.iter().filter_map(|&i| opt_tensor(ctx, i)).map(|t| t.dtype).filter(|d| d.is_float()).fold(x.dtype, DType::promote);
+    to_float(d)
 }
 
 fn channels(ctx: &InferCtx, x: &TensorType) -> Result<Dim, String> {
@@ -574,13 +699,13 @@ fn channels(ctx: &InferCtx, x: &TensorType) -> Result<Dim, String> {
 pub fn batch_norm_inference(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
     channels(ctx, x)?;
-    let empty = Type::tensor(vec![Dim::Static(0)], to_float(x.dtype));
+    let empty = Type::tensor(vec![Dim::Static(0)], stats_dtype(ctx, x, &[1, 2, 3, 4]));
     Ok(vec![Type::Tensor(x.clone()), empty.clone(), empty])
 }
 
 pub fn batch_norm_functional(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
-    let c = Type::tensor(vec![channels(ctx, x)?], to_float(x.dtype));
+    let c = Type::tensor(vec![channels(ctx, x)?], stats_dtype(ctx, x, &[1, 2, 3, 4]));
     let running = Type::Tensor(tensor(ctx, 3)?.clone());
     Ok(vec![Type::Tensor(x.clone()), c.clone(), c, running.clone(), running])
 }
@@ -588,7 +713,9 @@ pub fn batch_norm_functional(ctx: &InferCtx) -> Res {
 pub fn batch_norm_backward(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 1)?;
     let mask = output_mask(ctx)?;
-    let c = Type::tensor(vec![channels(ctx, x)?], x.dtype);
+    // Parameter gradients take the weight's dtype (f32 weights under an f16 input).
+    let pd = opt_tensor(ctx, 2).map_or(x.dtype, |w| w.dtype);
+    let c = Type::tensor(vec![channels(ctx, x)?], pd);
     Ok(vec![masked(&mask, 0, Type::Tensor(x.clone())), masked(&mask, 1, c.clone()), masked(&mask, 2, c)])
 }
 
@@ -602,9 +729,10 @@ pub fn group_norm(ctx: &InferCtx) -> Res {
 
 // ----- views and data movement --------------------------------------------------------
 
+/// view/_unsafe_view take `size`, reshape takes `shape` (ATen's names).
 pub fn view(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
-    let shape = exprs_attr(ctx, "shape")?;
+    let shape = exprs_attr(ctx, if ctx.op_name == "sem.reshape" { "shape" } else { "size" })?;
     let infer_at: Vec<usize> = shape.iter().enumerate().filter(|(_, e)| e.as_const() == Some(-1)).map(|(i, _)| i).collect();
     if infer_at.len() > 1 {
         return Err("shape may contain at most one -1".into());
@@ -656,7 +784,7 @@ pub fn transpose(ctx: &InferCtx) -> Res {
 
 pub fn expand(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
-    let shape = exprs_attr(ctx, "shape")?;
+    let shape = exprs_attr(ctx, "size")?;
     if shape.len() < x.rank() {
         return Err(format!("cannot expand rank {} to {} dims", x.rank(), shape.len()));
     }
@@ -696,7 +824,7 @@ pub fn repeat(ctx: &InferCtx) -> Res {
 
 pub fn squeeze(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
-    let which: Vec<usize> = match ints_attr(ctx, "dims")? {
+    let which: Vec<usize> = match int_or_ints_attr(ctx, "dim")? {
         Some(ds) => ds.iter().map(|&d| norm_dim(d, x.rank())).collect::<Result<_, _>>()?,
         None => (0..x.rank()).collect(),
     };
@@ -761,7 +889,10 @@ pub fn select(ctx: &InferCtx) -> Res {
 }
 
 pub fn cat(ctx: &InferCtx) -> Res {
-    let ts: Vec<&TensorType> = (0..ctx.operands.len()).map(|i| tensor(ctx, i)).collect::<Result<_, _>>()?;
+    let all: Vec<&TensorType> = (0..ctx.operands.len()).map(|i| tensor(ctx, i)).collect::<Result<_, _>>()?;
+    // Like PyTorch, skip legacy empty 1-d tensors (shape [0]) next to others.
+    let legacy_empty = |t: &TensorType| t.rank() == 1 && t.dims[0] == Dim::Static(0);
+    let ts: Vec<&TensorType> = if all.iter().all(|t| legacy_empty(t)) { all.clone() } else { all.iter().copied().filter(|t| !legacy_empty(t)).collect() };
     let first = ts.first().ok_or("cat needs at least one tensor")?;
     let d = norm_dim(req_int(ctx, "dim")?, first.rank())?;
     let mut dims = first.dims.clone();
@@ -808,6 +939,8 @@ pub fn split(ctx: &InferCtx) -> Res {
         return Err(format!("split_size must be >= 1, got {size}"));
     }
     match x.dims[d].as_static() {
+        // A size-0 dim still splits into one empty piece.
+        Some(0) => split_by(ctx, &[0], d, x),
         Some(n) => {
             let sizes: Vec<i64> = (0..n).step_by(size as usize).map(|s| size.min(n - s)).collect();
             split_by(ctx, &sizes, d, x)
@@ -891,44 +1024,59 @@ pub fn embedding_bag(ctx: &InferCtx) -> Res {
     check_rank(ctx, w, 2, "weight")?;
     check_index_dtype(idx, "indices")?;
     check_index_dtype(offsets, "offsets")?;
-    let bags = offsets.dims.first().copied().unwrap_or(Dim::Dynamic);
-    let bags = if bool_attr(ctx, "include_last_offset") { expr_dim(arith(BinOp::Sub, dim_expr(bags), Some(SymExpr::Const(1)))) } else { bags };
+    let n_offsets = offsets.dims.first().copied().unwrap_or(Dim::Dynamic);
+    let bags = if bool_attr(ctx, "include_last_offset") { expr_dim(arith(BinOp::Sub, dim_expr(n_offsets), Some(SymExpr::Const(1)))) } else { n_offsets };
     let n_idx = idx.dims.first().copied().unwrap_or(Dim::Dynamic);
+    // The auxiliary results (read only by the backward) follow PyTorch's
+    // accelerator layout: max_indices is per bag and column in max mode
+    // (mode 2) and empty otherwise.
+    let max_indices = if int_attr(ctx, "mode")? == Some(2) { vec![bags, w.dims[1]] } else { vec![Dim::Static(0)] };
     Ok(vec![
         Type::tensor(vec![bags, w.dims[1]], w.dtype),
-        Type::tensor(vec![n_idx], DType::I64),
-        Type::tensor(vec![bags], DType::I64),
-        Type::tensor(vec![bags], DType::I64),
+        Type::tensor(vec![n_idx], idx.dtype),
+        Type::tensor(vec![n_offsets], idx.dtype),
+        Type::tensor(max_indices, idx.dtype),
     ])
 }
 
+/// Advanced indexing. An integer index tensor stands for one dim of self, a
+/// boolean mask of rank k for k dims (it selects a data-dependent count).
 pub fn index(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
-    let idx: Vec<Option<&TensorType>> = ctx.operands[1..].iter().map(|t| t.as_tensor()).collect();
-    if idx.len() > x.rank() {
-        return Err(format!("{} indices for a tensor of rank {}", idx.len(), x.rank()));
-    }
+    let mut pos = 0usize;
+    let mut consumed: Vec<(usize, usize)> = Vec::new(); // (first dim, how many) per index tensor
     let mut bcast: Option<Vec<Dim>> = None;
-    for t in idx.iter().flatten() {
-        check_index_dtype(t, "index")?;
-        let dims = if t.dtype.is_bool() { vec![Dim::Dynamic] } else { t.dims.to_vec() };
-        bcast = Some(match bcast {
-            None => dims,
-            Some(b) => broadcast_dims(&b, &dims)?,
-        });
+    for t in &ctx.operands[1..] {
+        match t.as_tensor() {
+            None => pos += 1,
+            Some(t) => {
+                check_index_dtype(t, "index")?;
+                let (width, dims) = if t.dtype.is_bool() { (t.rank().max(1), vec![Dim::Dynamic]) } else { (1, t.dims.to_vec()) };
+                consumed.push((pos, width));
+                pos += width;
+                bcast = Some(match bcast {
+                    None => dims,
+                    Some(b) => broadcast_dims(&b, &dims)?,
+                });
+            }
+        }
+    }
+    if pos > x.rank() {
+        return Err(format!("indices cover {pos} dims of a tensor of rank {}", x.rank()));
     }
     let Some(bcast) = bcast else { return one(Type::Tensor(x.clone())) };
-    let positions: Vec<usize> = idx.iter().enumerate().filter(|(_, t)| t.is_some()).map(|(i, _)| i).collect();
-    let adjacent = positions.windows(2).all(|w| w[1] == w[0] + 1);
-    let rest = |i: usize| !positions.contains(&i);
+    let indexed = |i: usize| consumed.iter().any(|&(f, w)| (f..f + w).contains(&i));
+    let adjacent = consumed.windows(2).all(|w| w[1].0 == w[0].0 + w[0].1);
+    let first = consumed[0].0;
+    let rest = |range: std::ops::Range<usize>| range.filter(|&i| !indexed(i)).map(|i| x.dims[i]).collect::<Vec<_>>();
     let mut dims = Vec::new();
     if adjacent {
-        dims.extend((0..positions[0]).filter(|&i| rest(i)).map(|i| x.dims[i]));
+        dims.extend(rest(0..first));
         dims.extend(bcast);
-        dims.extend((positions[0]..x.rank()).filter(|&i| rest(i)).map(|i| x.dims[i]));
+        dims.extend(rest(first..x.rank()));
     } else {
         dims.extend(bcast);
-        dims.extend((0..x.rank()).filter(|&i| rest(i)).map(|i| x.dims[i]));
+        dims.extend(rest(0..x.rank()));
     }
     one(Type::tensor(dims, x.dtype))
 }
@@ -968,12 +1116,12 @@ pub fn full_like(ctx: &InferCtx) -> Res {
     one(Type::tensor(x.dims.clone(), dtype_attr(ctx, "dtype").unwrap_or(x.dtype)))
 }
 
+/// Without a dtype, torch.scalar_tensor always uses the default dtype (f32).
 pub fn scalar_tensor(ctx: &InferCtx) -> Res {
-    let d = match ctx.operands.first() {
-        Some(Type::Scalar(d)) => *d,
-        _ => return Err("value must be a scalar".into()),
-    };
-    one(Type::tensor(vec![], dtype_attr(ctx, "dtype").unwrap_or(scalar_default(d))))
+    if !matches!(ctx.operands.first(), Some(Type::Scalar(_))) {
+        return Err("value must be a scalar".into());
+    }
+    one(Type::tensor(vec![], dtype_attr(ctx, "dtype").unwrap_or(DType::F32)))
 }
 
 pub fn arange(ctx: &InferCtx) -> Res {
@@ -1066,7 +1214,7 @@ mod tests {
     fn view_infers_minus_one_symbolically() {
         let x = Type::tensor(vec![Dim::Static(1), Dim::Sym(0), Dim::Static(768)], DType::F32);
         let mut attrs = AttrDict::new();
-        attrs.set("shape", Attribute::Array(vec![Attribute::int(1), Attribute::int(-1), Attribute::int(12), Attribute::int(64)]));
+        attrs.set("size", Attribute::Array(vec![Attribute::int(1), Attribute::int(-1), Attribute::int(12), Attribute::int(64)]));
         let r = view(&ctx("sem.view", vec![&x], &attrs)).unwrap();
         assert_eq!(r[0].to_string(), "tensor<1xs0x12x64xf32>");
     }

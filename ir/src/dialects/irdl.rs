@@ -76,6 +76,14 @@ impl Emitter {
                 let parts = vec![base(self, "integer"), base(self, "affine_map")];
                 self.any_of(parts)
             }
+            AttrKind::IntOrList => {
+                let parts = vec![base(self, "integer"), base(self, "array")];
+                self.any_of(parts)
+            }
+            AttrKind::Scalar => {
+                let parts = vec![base(self, "integer"), base(self, "float")];
+                self.any_of(parts)
+            }
             AttrKind::IntArray | AttrKind::Array => base(self, "array"),
             AttrKind::Dict => base(self, "dictionary"),
             AttrKind::DType | AttrKind::Type => base(self, "type"),

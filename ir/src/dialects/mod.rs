@@ -72,6 +72,10 @@ pub enum AttrKind {
     Enum(&'static [&'static str]),
     /// Integer or symbolic expression.
     IntOrSym,
+    /// An integer or an array of integers (ATen `int[1]` arguments).
+    IntOrList,
+    /// A Python scalar: integer, float or bool.
+    Scalar,
     /// Array of integers (or symbolic expressions).
     IntArray,
     Array,

@@ -17,7 +17,9 @@ const R: Slot = tensor("result");
 const RS: Slot = Slot { name: "result", kind: ValueKind::TensorOrScalar, variadic: false };
 const SELF_TS: Slot = tensor_or_scalar("self");
 const OTHER_TS: Slot = tensor_or_scalar("other");
-const REDUCE_ATTRS: &[AttrDef] = &[opt("dims", IntArray), opt("keepdim", Bool), opt("dtype", DType)];
+// Attribute names are ATen's argument names, so the importer can match
+// arguments to the schema by name.
+const REDUCE_ATTRS: &[AttrDef] = &[opt("dim", IntOrList), opt("keepdim", Bool), opt("dtype", DType)];
 const POOL_ATTRS: &[AttrDef] = &[
     req("kernel_size", IntArray),
     opt("stride", IntArray),
@@ -33,7 +35,7 @@ const AVG_POOL_ATTRS: &[AttrDef] = &[
     opt("count_include_pad", Bool),
     opt("divisor_override", Int),
 ];
-const FACTORY_ATTRS: &[AttrDef] = &[req("size", IntArray), opt("value", Number), req("dtype", DType)];
+const FACTORY_ATTRS: &[AttrDef] = &[req("size", IntArray), opt("fill_value", Scalar), req("dtype", DType)];
 const SLICE_ATTRS: &[AttrDef] = &[req("dim", Int), opt("start", IntOrSym), opt("end", IntOrSym), opt("step", Int)];
 
 /// A pure op with the given slots, attributes and shape rule.
@@ -73,8 +75,8 @@ pub static OPS: &[OpDef] = &[
     unary_op("sem.neg", "-x", unary),
     unary_op("sem.abs", "|x|", unary),
     unary_op("sem.sign", "sign(x)", unary),
-    unary_op("sem.floor", "floor(x)", unary),
-    unary_op("sem.ceil", "ceil(x)", unary),
+    unary_op("sem.floor", "floor(x)", round_to_int),
+    unary_op("sem.ceil", "ceil(x)", round_to_int),
     unary_op("sem.round", "round half to even", unary),
     unary_op("sem.trunc", "truncate toward zero", unary),
     unary_op("sem.relu", "max(x, 0)", unary),
@@ -103,7 +105,7 @@ pub static OPS: &[OpDef] = &[
     op("sem.gelu", "Gaussian error linear unit", &[SELF], &[R], &[opt("approximate", Enum(&["none", "tanh"]))], unary_float),
     op("sem.leaky_relu", "x if x > 0 else slope * x", &[SELF], &[R], &[opt("negative_slope", Number)], unary),
     op("sem.hardtanh", "clamp(x, min_val, max_val)", &[SELF], &[R], &[opt("min_val", Number), opt("max_val", Number)], unary),
-    op("sem.clamp", "clamp(x, min, max)", &[SELF], &[R], &[opt("min", Number), opt("max", Number)], unary),
+    op("sem.clamp", "clamp(x, min, max)", &[SELF], &[R], &[opt("min", Number), opt("max", Number)], clamp),
     op("sem.fill", "a tensor like self filled with value", &[SELF, scalar("value")], &[R], &[], same_as_operand0),
     op("sem.tril", "lower triangle", &[SELF], &[R], &[opt("diagonal", Int)], same_as_operand0),
     op("sem.triu", "upper triangle", &[SELF], &[R], &[opt("diagonal", Int)], same_as_operand0),
@@ -134,7 +136,7 @@ pub static OPS: &[OpDef] = &[
     binary_op("sem.bitwise_or", "self | other", binary),
     binary_op("sem.bitwise_xor", "self ^ other", binary),
     op("sem.where", "condition ? self : other", &[tensor("condition"), SELF_TS, OTHER_TS], &[R], &[], where_),
-    op("sem.masked_fill", "value where mask else self", &[SELF, tensor("mask"), tensor_or_scalar("value")], &[R], &[], same_as_operand0),
+    op("sem.masked_fill", "value where mask else self", &[SELF, tensor("mask"), tensor_or_scalar("value")], &[R], &[], masked_fill),
     // ----- reductions ------------------------------------------------------
     op("sem.sum", "sum over dims (all when absent)", &[SELF], &[R], REDUCE_ATTRS, reduce_sum),
     op("sem.mean", "mean over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_float),
@@ -143,8 +145,8 @@ pub static OPS: &[OpDef] = &[
     op("sem.amin", "min over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_same),
     op("sem.any", "any over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_bool),
     op("sem.all", "all over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_bool),
-    op("sem.var", "variance over dims", &[SELF], &[R], &[opt("dims", IntArray), opt("keepdim", Bool), opt("correction", Number)], reduce_float),
-    op("sem.logsumexp", "log(sum(exp(x))) over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_float),
+    op("sem.var", "variance over dims", &[SELF], &[R], &[opt("dim", IntOrList), opt("keepdim", Bool), opt("correction", Number)], reduce_float),
+    op("sem.logsumexp", "log(sum(exp(x))) over dims", &[SELF], &[R], REDUCE_ATTRS, reduce_to_float),
     op("sem.argmax", "index of the max (flattened when dim is absent)", &[SELF], &[R], &[opt("dim", Int), opt("keepdim", Bool)], arg_reduce),
     op("sem.argmin", "index of the min (flattened when dim is absent)", &[SELF], &[R], &[opt("dim", Int), opt("keepdim", Bool)], arg_reduce),
     op("sem.max_dim", "max along dim, with indices", &[SELF], &[tensor("values"), tensor("indices")], &[req("dim", Int), opt("keepdim", Bool)], values_and_indices),
@@ -172,7 +174,16 @@ pub static OPS: &[OpDef] = &[
         "gradients of a convolution for input, weight and bias",
         &[tensor("grad_output"), tensor("input"), tensor("weight")],
         &[any("grad_input"), any("grad_weight"), any("grad_bias")],
-        &[req("stride", IntArray), req("padding", IntArray), req("dilation", IntArray), opt("transposed", Bool), opt("output_padding", IntArray), req("groups", Int), req("output_mask", Array)],
+        &[
+            opt("bias_sizes", IntArray),
+            req("stride", IntArray),
+            req("padding", IntArray),
+            req("dilation", IntArray),
+            opt("transposed", Bool),
+            opt("output_padding", IntArray),
+            req("groups", Int),
+            req("output_mask", Array),
+        ],
         convolution_backward,
     ),
     op(
@@ -229,18 +240,18 @@ pub static OPS: &[OpDef] = &[
         "group norm with mean and rstd per (sample, group)",
         &[tensor("input"), opt_tensor("weight"), opt_tensor("bias")],
         &[tensor("result"), tensor("mean"), tensor("rstd")],
-        &[req("group", Int), req("eps", Float)],
+        &[opt("N", IntOrSym), opt("C", IntOrSym), opt("HxW", IntOrSym), req("group", Int), req("eps", Float)],
         group_norm,
     ),
     // ----- views and data movement -----------------------------------------
-    op("sem.view", "same data, new shape (-1 infers one dim)", &[SELF], &[R], &[req("shape", IntArray)], view),
+    op("sem.view", "same data, new shape (-1 infers one dim)", &[SELF], &[R], &[req("size", IntArray)], view),
     op("sem.reshape", "reshape, copying if needed", &[SELF], &[R], &[req("shape", IntArray)], view),
-    op("sem._unsafe_view", "view without aliasing checks", &[SELF], &[R], &[req("shape", IntArray)], view),
+    op("sem._unsafe_view", "view without aliasing checks", &[SELF], &[R], &[req("size", IntArray)], view),
     op("sem.permute", "reorder dims", &[SELF], &[R], &[req("dims", IntArray)], permute),
     op("sem.transpose", "swap two dims", &[SELF], &[R], &[req("dim0", Int), req("dim1", Int)], transpose),
-    op("sem.expand", "broadcast to shape (-1 keeps a dim)", &[SELF], &[R], &[req("shape", IntArray)], expand),
+    op("sem.expand", "broadcast to size (-1 keeps a dim)", &[SELF], &[R], &[req("size", IntArray), opt("implicit", Bool)], expand),
     op("sem.repeat", "tile along each dim", &[SELF], &[R], &[req("repeats", IntArray)], repeat),
-    op("sem.squeeze", "drop size-1 dims (the listed ones, or all)", &[SELF], &[R], &[opt("dims", IntArray)], squeeze),
+    op("sem.squeeze", "drop size-1 dims (the listed ones, or all)", &[SELF], &[R], &[opt("dim", IntOrList)], squeeze),
     op("sem.unsqueeze", "insert a size-1 dim", &[SELF], &[R], &[req("dim", Int)], unsqueeze),
     op("sem.flip", "reverse along dims", &[SELF], &[R], &[req("dims", IntArray)], same_as_operand0),
     op("sem.slice", "self[start:end:step] along dim", &[SELF], &[R], SLICE_ATTRS, slice),
@@ -265,15 +276,15 @@ pub static OPS: &[OpDef] = &[
         embedding_bag,
     ),
     op("sem.index", "advanced indexing self[indices] (none skips a dim)", &[SELF, variadic(opt_tensor("indices"))], &[R], &[], index),
-    op("sem.index_put", "self[indices] = values (or +=)", &[SELF, tensor("values"), variadic(opt_tensor("indices"))], &[R], &[opt("accumulate", Bool)], same_as_operand0),
+    op("sem.index_put", "self[indices] = values (or +=)", &[SELF, variadic(opt_tensor("indices")), tensor("values")], &[R], &[opt("accumulate", Bool)], same_as_operand0),
     op("sem.index_select", "entries of self at index along dim", &[SELF, tensor("index")], &[R], &[req("dim", Int)], index_select),
     op("sem.gather", "self[index] along dim, elementwise", &[SELF, tensor("index")], &[R], &[req("dim", Int), opt("sparse_grad", Bool)], gather),
     op("sem.scatter", "self with src (or value) written at index along dim", &[SELF, tensor("index"), tensor_or_scalar("src")], &[R], &[req("dim", Int), opt("reduce", String)], same_as_operand0),
     op("sem.scatter_add", "self with src added at index along dim", &[SELF, tensor("index"), tensor("src")], &[R], &[req("dim", Int)], same_as_operand0),
     // ----- factories and randomness ----------------------------------------
-    op("sem.full", "a tensor of size filled with value", &[], &[R], FACTORY_ATTRS, full),
+    op("sem.full", "a tensor of size filled with fill_value", &[], &[R], FACTORY_ATTRS, full),
     op("sem.empty", "an uninitialised tensor of size", &[], &[R], &[req("size", IntArray), req("dtype", DType)], full),
-    op("sem.full_like", "a tensor like self filled with value", &[SELF], &[R], &[req("value", Number), opt("dtype", DType)], full_like),
+    op("sem.full_like", "a tensor like self filled with fill_value", &[SELF], &[R], &[req("fill_value", Scalar), opt("dtype", DType)], full_like),
     op("sem.scalar_tensor", "a 0-d tensor holding value", &[scalar("value")], &[R], &[opt("dtype", DType)], scalar_tensor),
     op("sem.arange", "start, start + step, … below end", &[], &[R], &[opt("start", IntOrSym), req("end", IntOrSym), opt("step", Int), req("dtype", DType)], arange),
     op("sem.native_dropout", "dropout returning the kept mask", &[tensor("input")], &[tensor("result"), tensor("mask")], &[req("p", Float), opt("train", Bool)], dropout),
@@ -298,8 +309,8 @@ pub static OPS: &[OpDef] = &[
     backward_op("sem.hardtanh_backward", "gradient of hardtanh", &[opt("min_val", Number), opt("max_val", Number)]),
     op("sem.tanh_backward", "grad * (1 - output²)", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[], same_as_operand0),
     op("sem.sigmoid_backward", "grad * output * (1 - output)", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[], same_as_operand0),
-    op("sem._softmax_backward_data", "gradient of softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], same_as_operand0),
-    op("sem._log_softmax_backward_data", "gradient of log-softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], same_as_operand0),
+    op("sem._softmax_backward_data", "gradient of softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], softmax_backward),
+    op("sem._log_softmax_backward_data", "gradient of log-softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], softmax_backward),
     op("sem.native_dropout_backward", "grad * mask * scale", &[tensor("grad_output"), tensor("mask")], &[tensor("grad_input")], &[req("scale", Float)], same_as_operand0),
     // ----- non-core ops from eager fast paths --------------------------------
     op(

@@ -73,7 +73,7 @@ module @plan {
 // CHECK-NEXT:    return %0#0, %2 : tensor<s0x4xf32>, tensor<s0x4xf32>
 exec.device {sym_name = "cpu", kind = "cpu"}
 func.func @init() -> (tensor<s0x4xf32>, tensor<s0x4xf32>) {
-  %0 = sem.full {size = [s0, 4], value = 0.0, dtype = f32} : tensor<s0x4xf32>
+  %0 = sem.full {size = [s0, 4], fill_value = 0.0, dtype = f32} : tensor<s0x4xf32>
   return %0, %0 : tensor<s0x4xf32>, tensor<s0x4xf32>
 }
 func.func @main() -> (tensor<s0x4xf32>, tensor<s0x4xf32>) {

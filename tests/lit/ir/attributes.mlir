@@ -89,10 +89,10 @@ module @attrs attributes {
   func.func @op_attrs(%x: tensor<4x8xf32>) -> tensor<4x8xf32> {
     // CHECK-NEXT: %0 = sem.leaky_relu %arg0 {negative_slope = 0.01} : tensor<4x8xf32>
     %0 = sem.leaky_relu %x {negative_slope = 1.0e-2} : tensor<4x8xf32>
-    // CHECK-NEXT: %1 = sem.full {dtype = f16, size = [2, 3], value = -1.5} : tensor<2x3xf16>
-    %1 = sem.full {size = [2, 3], value = -1.5, dtype = f16} : tensor<2x3xf16>
-    // CHECK-NEXT: %2 = sem.sum %arg0 {dims = [-1], dtype = f64, keepdim = false} : tensor<4xf64>
-    %2 = sem.sum %x {dims = [-1], keepdim = false, dtype = f64} : tensor<4xf64>
+    // CHECK-NEXT: %1 = sem.full {dtype = f16, fill_value = -1.5, size = [2, 3]} : tensor<2x3xf16>
+    %1 = sem.full {size = [2, 3], fill_value = -1.5, dtype = f16} : tensor<2x3xf16>
+    // CHECK-NEXT: %2 = sem.sum %arg0 {dim = [-1], dtype = f64, keepdim = false} : tensor<4xf64>
+    %2 = sem.sum %x {dim = [-1], keepdim = false, dtype = f64} : tensor<4xf64>
     // CHECK-NEXT: %3 = sem.constant {value = dense_resource<__elided__> : tensor<4x8xf32>} : tensor<4x8xf32>
     %3 = sem.constant {value = dense_resource<__elided__> : tensor<4x8xf32>} : tensor<4x8xf32>
     // CHECK-NEXT: %4 = sem.add %arg0, %3 {alpha = 2, sem.layer = 3, sem.module_path = "encoder.layers.3", sem.phase = "prefill", sem.role = "activation"} : tensor<4x8xf32>

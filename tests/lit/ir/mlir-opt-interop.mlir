@@ -26,8 +26,8 @@ func.func @interop(%x: tensor<s0x768xf32>, %g: tensor<768xf32>) -> (tensor<s0x76
   %0:3 = sem.native_layer_norm %x, %g, %w {normalized_shape = [768], eps = 1.0e-5} : tensor<s0x768xf32>, tensor<s0x1xf32>, tensor<s0x1xf32>
   %1 = sem.gelu %0#0 {approximate = "tanh", genie.note = "say \"hi\"\n"} : tensor<s0x768xf32>
   %2 = sem.constant {value = s0 * 12} : i64
-  %3 = sem.view %1 {shape = [s0, 12, 64]} : tensor<s0x12x64xf32>
-  %4 = sem.sum %3 {dims = [-1], keepdim, dtype = f32} : tensor<s0x12x1xf32>
+  %3 = sem.view %1 {size = [s0, 12, 64]} : tensor<s0x12x64xf32>
+  %4 = sem.sum %3 {dim = [-1], keepdim, dtype = f32} : tensor<s0x12x1xf32>
   %5 = exec.transfer_async %1 {from = @gpu0, to = @gpu0} : !exec.future<tensor<s0x768xf32>>
   return %1, %2, %5 : tensor<s0x768xf32>, i64, !exec.future<tensor<s0x768xf32>>
 }

@@ -12,8 +12,8 @@
 func.func @layer_norm_then_linear(%x: tensor<2x16x768xf32>, %gamma: tensor<768xf32>, %beta: tensor<768xf32>, %w: tensor<768x3072xf32>) -> (tensor<32x3072xf32>, tensor<2x16x1xf32>) {
   // CHECK-NEXT: %0:3 = sem.native_layer_norm %arg0, %arg1, %arg2 {eps = 1.0e-5, normalized_shape = [768]} : tensor<2x16x768xf32>, tensor<2x16x1xf32>, tensor<2x16x1xf32>
   %ln:3 = sem.native_layer_norm %x, %gamma, %beta {normalized_shape = [768], eps = 1.0e-05} : tensor<2x16x768xf32>, tensor<2x16x1xf32>, tensor<2x16x1xf32>
-  // CHECK-NEXT: %1 = sem.view %0#0 {shape = [-1, 768]} : tensor<32x768xf32>
-  %flat = sem.view %ln#0 {shape = [-1, 768]} : tensor<32x768xf32>
+  // CHECK-NEXT: %1 = sem.view %0#0 {size = [-1, 768]} : tensor<32x768xf32>
+  %flat = sem.view %ln#0 {size = [-1, 768]} : tensor<32x768xf32>
   // CHECK-NEXT: %2 = sem.mm %1, %arg3 : tensor<32x3072xf32>
   %y = sem.mm %flat, %w : tensor<32x3072xf32>
   // CHECK-NEXT: return %2, %0#2 : tensor<32x3072xf32>, tensor<2x16x1xf32>

@@ -59,9 +59,9 @@ func.func @exprs() {
 // Symbolic sizes in integer-array attributes (shapes, slice bounds).
 // CHECK-LABEL: func.func @shapes(%arg0: tensor<1xs0x768xf32>) -> tensor<1xs0x12x64xf32>
 func.func @shapes(%x: tensor<1xs0x768xf32>) -> tensor<1xs0x12x64xf32> {
-  // CHECK-NEXT:   sem.view %arg0 {shape = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
-  // GENERIC:      {shape = [1, affine_map<()[s0] -> (s0)>, 12, 64]}
-  %0 = sem.view %x {shape = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
+  // CHECK-NEXT:   sem.view %arg0 {size = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
+  // GENERIC:      {size = [1, affine_map<()[s0] -> (s0)>, 12, 64]}
+  %0 = sem.view %x {size = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
   // CHECK-NEXT:   sem.slice %arg0 {dim = 1, end = s0 - 1, start = 1} : tensor<1x?x768xf32>
   // GENERIC-NEXT: {dim = 1, end = affine_map<()[s0] -> (s0 - 1)>, start = 1}
   %1 = sem.slice %x {dim = 1, start = 1, end = s0 - 1} : tensor<1x?x768xf32>

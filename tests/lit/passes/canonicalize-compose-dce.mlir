@@ -5,12 +5,12 @@
 
 // The outermost op (here _unsafe_view) keeps its kind and reads the source.
 // CHECK-LABEL: func.func @view_of_view(%arg0: tensor<2x3x4xf32>) -> tensor<24xf32> {
-// CHECK-NEXT:    %0 = sem._unsafe_view %arg0 {shape = [24]} : tensor<24xf32>
+// CHECK-NEXT:    %0 = sem._unsafe_view %arg0 {size = [24]} : tensor<24xf32>
 // CHECK-NEXT:    return %0 : tensor<24xf32>
 func.func @view_of_view(%x: tensor<2x3x4xf32>) -> tensor<24xf32> {
-  %0 = sem.view %x {shape = [6, 4]} : tensor<6x4xf32>
+  %0 = sem.view %x {size = [6, 4]} : tensor<6x4xf32>
   %1 = sem.reshape %0 {shape = [3, 8]} : tensor<3x8xf32>
-  %2 = sem._unsafe_view %1 {shape = [24]} : tensor<24xf32>
+  %2 = sem._unsafe_view %1 {size = [24]} : tensor<24xf32>
   return %2 : tensor<24xf32>
 }
 
@@ -20,8 +20,8 @@ func.func @view_of_view(%x: tensor<2x3x4xf32>) -> tensor<24xf32> {
 // CHECK-LABEL: func.func @view_round_trip(%arg0: tensor<1xs0x768xf32>) -> tensor<1xs0x768xf32> {
 // CHECK-NEXT:    return %arg0 : tensor<1xs0x768xf32>
 func.func @view_round_trip(%x: tensor<1xs0x768xf32>) -> tensor<1xs0x768xf32> {
-  %0 = sem.view %x {shape = [-1, 768]} : tensor<s0x768xf32>
-  %1 = sem.view %0 {shape = [1, s0, 768]} : tensor<1xs0x768xf32>
+  %0 = sem.view %x {size = [-1, 768]} : tensor<s0x768xf32>
+  %1 = sem.view %0 {size = [1, s0, 768]} : tensor<1xs0x768xf32>
   return %1 : tensor<1xs0x768xf32>
 }
 
@@ -52,12 +52,12 @@ func.func @permute_inverse(%x: tensor<1xs0x12x64xf32>) -> tensor<1xs0x12x64xf32>
 
 // The intermediate stays when something else uses it.
 // CHECK-LABEL: func.func @shared(%arg0: tensor<2x3x4xf32>) -> (tensor<6x4xf32>, tensor<24xf32>) {
-// CHECK-NEXT:    %0 = sem.view %arg0 {shape = [6, 4]} : tensor<6x4xf32>
-// CHECK-NEXT:    %1 = sem.view %arg0 {shape = [24]} : tensor<24xf32>
+// CHECK-NEXT:    %0 = sem.view %arg0 {size = [6, 4]} : tensor<6x4xf32>
+// CHECK-NEXT:    %1 = sem.view %arg0 {size = [24]} : tensor<24xf32>
 // CHECK-NEXT:    return %0, %1
 func.func @shared(%x: tensor<2x3x4xf32>) -> (tensor<6x4xf32>, tensor<24xf32>) {
-  %0 = sem.view %x {shape = [6, 4]} : tensor<6x4xf32>
-  %1 = sem.view %0 {shape = [24]} : tensor<24xf32>
+  %0 = sem.view %x {size = [6, 4]} : tensor<6x4xf32>
+  %1 = sem.view %0 {size = [24]} : tensor<24xf32>
   return %0, %1 : tensor<6x4xf32>, tensor<24xf32>
 }
 

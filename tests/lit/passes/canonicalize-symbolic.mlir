@@ -34,8 +34,8 @@ func.func @constants() -> (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) {
 // Expressions inside shape arrays simplify element by element.
 // CHECK-LABEL: func.func @shapes(%arg0: tensor<s0x768xf32>) -> tensor<s0x12x64xf32>
 func.func @shapes(%x: tensor<s0x768xf32>) -> tensor<s0x12x64xf32> {
-  // CHECK-NEXT: %0 = sem.view %arg0 {shape = [s0, 12, 64]} : tensor<s0x12x64xf32>
-  %0 = sem.view %x {shape = [s0 * 1, 3 * 4, 128 floordiv 2]} : tensor<s0x12x64xf32>
+  // CHECK-NEXT: %0 = sem.view %arg0 {size = [s0, 12, 64]} : tensor<s0x12x64xf32>
+  %0 = sem.view %x {size = [s0 * 1, 3 * 4, 128 floordiv 2]} : tensor<s0x12x64xf32>
   return %0 : tensor<s0x12x64xf32>
 }
 

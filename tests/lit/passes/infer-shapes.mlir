@@ -12,10 +12,10 @@ func.func @symbolic(%x: tensor<s0x768xf32>, %w: tensor<768x64xf32>) -> tensor<?x
   // CHECK-NEXT: %1 = sem.relu %0 : tensor<s0x64xf32>
   %1 = sem.relu %0 : tensor<?x64xf32>
   // A -1 in a view is solved symbolically: s0 * 64 / 64 = s0.
-  // CHECK-NEXT: %2 = sem.view %1 {shape = [-1, 8, 8]} : tensor<s0x8x8xf32>
-  %2 = sem.view %1 {shape = [-1, 8, 8]} : tensor<?x?x?xf32>
-  // CHECK-NEXT: %3 = sem.sum %2 {dims = [1]} : tensor<s0x8xf32>
-  %3 = sem.sum %2 {dims = [1]} : tensor<?x?xf32>
+  // CHECK-NEXT: %2 = sem.view %1 {size = [-1, 8, 8]} : tensor<s0x8x8xf32>
+  %2 = sem.view %1 {size = [-1, 8, 8]} : tensor<?x?x?xf32>
+  // CHECK-NEXT: %3 = sem.sum %2 {dim = [1]} : tensor<s0x8xf32>
+  %3 = sem.sum %2 {dim = [1]} : tensor<?x?xf32>
   // CHECK-NEXT: return %3 : tensor<s0x8xf32>
   return %3 : tensor<?x?xf32>
 }
@@ -58,8 +58,8 @@ func.func @dtypes(%i: tensor<4xi64>, %h: tensor<4xf16>) -> (tensor<?xf16>, tenso
 func.func @attention(%qkv: tensor<1xs0x2304xf32>) -> tensor<1x12x?x64xf32> {
   // CHECK-NEXT: %0:3 = sem.split %arg0 {dim = 2, split_size = 768} : tensor<1xs0x768xf32>, tensor<1xs0x768xf32>, tensor<1xs0x768xf32>
   %0:3 = sem.split %qkv {dim = 2, split_size = 768} : tensor<1x?x768xf32>, tensor<1x?x768xf32>, tensor<1x?x768xf32>
-  // CHECK-NEXT: %1 = sem.view %0#0 {shape = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
-  %1 = sem.view %0#0 {shape = [1, s0, 12, 64]} : tensor<1x?x12x64xf32>
+  // CHECK-NEXT: %1 = sem.view %0#0 {size = [1, s0, 12, 64]} : tensor<1xs0x12x64xf32>
+  %1 = sem.view %0#0 {size = [1, s0, 12, 64]} : tensor<1x?x12x64xf32>
   // CHECK-NEXT: %2 = sem.permute %1 {dims = [0, 2, 1, 3]} : tensor<1x12xs0x64xf32>
   %2 = sem.permute %1 {dims = [0, 2, 1, 3]} : tensor<1x12x?x64xf32>
   return %2 : tensor<1x12x?x64xf32>

@@ -12,8 +12,8 @@ func.func @missing_attr(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {
 // -----
 
 func.func @wrong_kind(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {
-  // expected-error@+1 {{'sem.view' op attribute 'shape' must be an array of integers, got "x"}}
-  %0 = sem.view %arg0 {shape = "x"} : tensor<4x8xf32>
+  // expected-error@+1 {{'sem.view' op attribute 'size' must be an array of integers, got "x"}}
+  %0 = sem.view %arg0 {size = "x"} : tensor<4x8xf32>
   return %arg0 : tensor<4x8xf32>
 }
 

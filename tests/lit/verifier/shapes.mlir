@@ -64,7 +64,7 @@ func.func @result_shape(%arg0: tensor<4x8xf32>) -> tensor<4x9xf32> {
 // ...a wrong dtype...
 func.func @result_dtype(%arg0: tensor<4x8xf32>) -> tensor<4x8xf64> {
   // expected-error@+1 {{'sem.view' op result #0 has type tensor<4x8xf64>, but its operands give tensor<4x8xf32>}}
-  %0 = sem.view %arg0 {shape = [4, 8]} : tensor<4x8xf64>
+  %0 = sem.view %arg0 {size = [4, 8]} : tensor<4x8xf64>
   return %0 : tensor<4x8xf64>
 }
 
@@ -108,7 +108,7 @@ func.func @second_result(%arg0: tensor<4x8xf32>) -> tensor<4x1xf32> {
 
 func.func @view_elements(%arg0: tensor<4x8xf32>) -> tensor<5x8xf32> {
   // expected-error@+1 {{'sem.view' op cannot view 32 elements as shape [5, 8] (40 elements)}}
-  %0 = sem.view %arg0 {shape = [5, 8]} : tensor<5x8xf32>
+  %0 = sem.view %arg0 {size = [5, 8]} : tensor<5x8xf32>
   return %0 : tensor<5x8xf32>
 }
 
@@ -116,7 +116,7 @@ func.func @view_elements(%arg0: tensor<4x8xf32>) -> tensor<5x8xf32> {
 
 func.func @view_two_inferred(%arg0: tensor<4x8xf32>) -> tensor<?x?xf32> {
   // expected-error@+1 {{'sem.view' op shape may contain at most one -1}}
-  %0 = sem.view %arg0 {shape = [-1, -1]} : tensor<?x?xf32>
+  %0 = sem.view %arg0 {size = [-1, -1]} : tensor<?x?xf32>
   return %0 : tensor<?x?xf32>
 }
 
@@ -148,7 +148,7 @@ func.func @cat_mismatch(%arg0: tensor<2x8xf32>, %arg1: tensor<3x4xf32>) -> tenso
 
 func.func @expand(%arg0: tensor<3x1xf32>) -> tensor<4x8xf32> {
   // expected-error@+1 {{'sem.expand' op cannot expand size 3 to 4}}
-  %0 = sem.expand %arg0 {shape = [4, 8]} : tensor<4x8xf32>
+  %0 = sem.expand %arg0 {size = [4, 8]} : tensor<4x8xf32>
   return %0 : tensor<4x8xf32>
 }
 

@@ -47,7 +47,8 @@ def main():
     if not mlir_opt:
         print("compare_mlir: mlir-opt-19 not found (Debian package mlir-19-tools); skipping", file=sys.stderr)
         return 0
-    run(["cargo", "build", "-q", "--release", "-j2", "-p", "genie-opt", "-p", "genie-benches", "--examples"])
+    run(["cargo", "build", "-q", "--release", "-j2", "-p", "genie-opt"])
+    run(["cargo", "build", "-q", "--release", "-j2", "-p", "genie-benches", "--examples"])
     genie_opt = os.path.join(ROOT, "target/release/genie-opt")
     work = tempfile.mkdtemp(prefix="genie-bench-")
     custom, generic = os.path.join(work, "module.mlir"), os.path.join(work, "module.generic.mlir")

@@ -339,6 +339,13 @@ mod tests {
         assert_eq!(s, "0xFFF0000000000000");
     }
 
+    /// Attribute arrays (shapes, permutations) are everywhere; keep the
+    /// element small so they stay cheap to allocate and copy.
+    #[test]
+    fn attributes_stay_small() {
+        assert!(std::mem::size_of::<Attribute>() <= 32, "Attribute grew to {} bytes", std::mem::size_of::<Attribute>());
+    }
+
     #[test]
     fn dict_stays_sorted() {
         let mut d = AttrDict::new();

@@ -23,7 +23,7 @@ pub use diagnostics::{Diagnostic, Diagnostics, Severity, SrcPos};
 pub use dialects::{lookup, OpDef};
 pub use location::Location;
 pub use module::{BlockId, Builder, Module, OpData, OpId, RegionId, Use, ValueDef, ValueId};
-pub use parser::{parse_module, parse_module_at};
+pub use parser::{parse_module, parse_module_at, parse_sym_expr};
 pub use printer::print_module;
 pub use symexpr::{BinOp, SymExpr};
 pub use types::{DType, Dim, TensorType, Type};

@@ -45,6 +45,27 @@ pub fn parse_module_at(src: &str, filename: &str, line_offset: u32) -> PResult<M
     Ok(p.module)
 }
 
+/// Parses a symbolic size in Genie's syntax (`s0 * 12 + 1`).
+pub fn parse_sym_expr(src: &str) -> Result<SymExpr, String> {
+    let mut p = Parser {
+        src: src.as_bytes(),
+        pos: 0,
+        line: 1,
+        line_start: 0,
+        file: "<size>",
+        module: Module::new(None),
+        scopes: vec![HashMap::default()],
+        aliases: HashMap::default(),
+        strings: HashMap::default(),
+        depth: 0,
+    };
+    let e = p.sym_expr(&|name: &str| name.strip_prefix('s').and_then(|n| n.parse().ok())).map_err(|d| d.to_string())?;
+    if !p.at_eof() {
+        return Err(format!("unexpected text after the size expression '{src}'"));
+    }
+    Ok(e)
+}
+
 struct Parser<'a> {
     src: &'a [u8],
     pos: usize,

@@ -13,10 +13,19 @@ This package currently exposes the IR and the pass pipeline::
     m.run_passes("genie-sem-canonicalize,genie-cse")
     print(m)                                   # or m.print(generic=True)
 
-The ``torch.compile(model, backend="genie")`` backend arrives with the frontend;
-it is not registered yet.
+``genie.capture(model, *args)`` imports the graphs TorchDynamo captures into
+``sem`` modules (and runs them eagerly). The ``torch.compile(model,
+backend="genie")`` backend arrives with the runtime; it is not registered yet.
 """
 
-from ._genie import IRError, Module, __version__, list_ops, list_passes, parse
+from ._genie import IRError, Module, __version__, import_fx, list_ops, list_passes, parse
 
-__all__ = ["IRError", "Module", "__version__", "list_ops", "list_passes", "parse"]
+__all__ = ["IRError", "Module", "__version__", "import_fx", "list_ops", "list_passes", "parse", "capture"]
+
+
+def capture(fn, *args, dynamic=None, **kwargs):
+    """Capture ``fn(*args, **kwargs)`` as verified ``sem`` modules (see
+    ``genie.graph_capture``); returns ``(result, graphs)``."""
+    from .graph_capture import capture as _capture
+
+    return _capture(fn, *args, dynamic=dynamic, **kwargs)

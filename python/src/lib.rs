@@ -78,6 +78,16 @@ fn parse(text: &str, filename: &str) -> PyResult<Module> {
         .map_err(ir_error)
 }
 
+/// Import one FX graph in Genie's JSON exchange format (written by
+/// `genie.fx_export.export_graph`) into a verified `sem` module.
+///
+/// Raises `IRError` naming the unsupported op or argument and the PyTorch
+/// module it came from.
+#[pyfunction]
+fn import_fx(graph_json: &str) -> PyResult<Module> {
+    genie_frontend_fx::import_graph(graph_json).map(|inner| Module { inner }).map_err(ir_error)
+}
+
 /// The registered passes as `(name, description)` pairs.
 #[pyfunction]
 fn list_passes() -> Vec<(&'static str, &'static str)> {
@@ -98,5 +108,6 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(list_passes, m)?)?;
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
+    m.add_function(wrap_pyfunction!(import_fx, m)?)?;
     Ok(())
 }

@@ -748,11 +748,11 @@ case("sem.embedding_dense_backward", "1d_idx_f16", [t(5, 8, dtype=f16), t(5, dty
 
 _eb = aten._embedding_bag.default
 _eb_in = lambda: [t(10, 4), idx(1, 2, 3, 4, 5), idx(0, 2)]  # noqa: E731
-case("sem._embedding_bag", "mean", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 1), X0, X1, X2, None, mode=1, also_meta=True)
-case("sem._embedding_bag", "mean_last_offset", [t(10, 4), idx(1, 2, 3, 4, 5), idx(0, 2, 5)], lambda w, i, o: _eb(w, i, o, False, 1, False, None, True), X0, X1, X2, None, mode=1, include_last_offset=True, also_meta=True)
-case("sem._embedding_bag", "sum", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 0), X0, X1, X2, None, mode=0, also_meta=True)
-case("sem._embedding_bag", "sum_per_sample_weights", [*_eb_in(), t(5)], lambda w, i, o, p: _eb(w, i, o, False, 0, False, p), X0, X1, X2, X3, mode=0, also_meta=True)
-case("sem._embedding_bag", "max", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 2), X0, X1, X2, None, mode=2, also_meta=True)
+case("sem._embedding_bag", "mean", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 1), X0, X1, X2, None, mode=1, also_meta=True, dynamic={1: [0], 2: [0], 3: [0]})
+case("sem._embedding_bag", "mean_last_offset", [t(10, 4), idx(1, 2, 3, 4, 5), idx(0, 2, 5)], lambda w, i, o: _eb(w, i, o, False, 1, False, None, True), X0, X1, X2, None, mode=1, include_last_offset=True, also_meta=True, dynamic={1: [0], 2: [0], 3: [0]})
+case("sem._embedding_bag", "sum", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 0), X0, X1, X2, None, mode=0, also_meta=True, dynamic={1: [0], 2: [0], 3: [0]})
+case("sem._embedding_bag", "sum_per_sample_weights", [*_eb_in(), t(5)], lambda w, i, o, p: _eb(w, i, o, False, 0, False, p), X0, X1, X2, X3, mode=0, also_meta=True, dynamic={1: [0], 2: [0], 3: [0]})
+case("sem._embedding_bag", "max", _eb_in(), lambda w, i, o: _eb(w, i, o, False, 2), X0, X1, X2, None, mode=2, also_meta=True, dynamic={1: [0], 2: [0]})
 
 _ix = aten.index.Tensor
 case("sem.index", "one", [t(4, 5, 6), t(2, 3, dtype=i64, hi=4)], lambda x, i: _ix(x, [i]), X0, X1)

@@ -1026,15 +1026,15 @@ pub fn embedding_bag(ctx: &InferCtx) -> Res {
     check_index_dtype(offsets, "offsets")?;
     let n_offsets = offsets.dims.first().copied().unwrap_or(Dim::Dynamic);
     let bags = if bool_attr(ctx, "include_last_offset") { expr_dim(arith(BinOp::Sub, dim_expr(n_offsets), Some(SymExpr::Const(1)))) } else { n_offsets };
-    let n_idx = idx.dims.first().copied().unwrap_or(Dim::Dynamic);
-    // The auxiliary results (read only by the backward) follow PyTorch's
-    // accelerator layout: max_indices is per bag and column in max mode
-    // (mode 2) and empty otherwise.
-    let max_indices = if int_attr(ctx, "mode")? == Some(2) { vec![bags, w.dims[1]] } else { vec![Dim::Static(0)] };
+    // The auxiliary results (read only by the backward) have backend-specific
+    // lengths (the CPU kernel leaves offset2bag empty on its fast path, CUDA
+    // leaves max_indices empty outside max mode), so they stay `?` — except
+    // max_indices in max mode (mode 2), one per bag and column everywhere.
+    let max_indices = if int_attr(ctx, "mode")? == Some(2) { vec![bags, w.dims[1]] } else { vec![Dim::Dynamic] };
     Ok(vec![
         Type::tensor(vec![bags, w.dims[1]], w.dtype),
-        Type::tensor(vec![n_idx], idx.dtype),
-        Type::tensor(vec![n_offsets], idx.dtype),
+        Type::tensor(vec![Dim::Dynamic], idx.dtype),
+        Type::tensor(vec![Dim::Dynamic], idx.dtype),
         Type::tensor(max_indices, idx.dtype),
     ])
 }

@@ -33,6 +33,7 @@ fn cli() -> Command {
         .arg(Arg::new("bisect-limit").long("genie-bisect-limit").value_parser(clap::value_parser!(usize)).help("run at most N passes"))
         .arg(flag("verify-each", "verify after every pass (default in debug builds)"))
         .arg(flag("timing", "report the time spent parsing, verifying, in each pass and printing (stderr)"))
+        .arg(flag("dump-plan", "compile each function to plan bytecode and print its disassembly (encoded and decoded first)"))
         .arg(flag("list-passes", "list the registered passes"))
         .arg(flag("list-ops", "list the registered ops"))
         .arg(Arg::new("emit-irdl").long("emit-irdl").help("print the IRDL specification of a dialect (sem or exec)"));
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
 
 struct Options {
     generic: bool,
+    dump_plan: bool,
     timing: bool,
     verify_diagnostics: bool,
     print_after_all: bool,
@@ -105,6 +107,7 @@ fn run(matches: ArgMatches) -> Result<ExitCode, String> {
     let (filename, source) = read_input(input)?;
     let opts = Options {
         generic: matches.get_flag("mlir-print-op-generic"),
+        dump_plan: matches.get_flag("dump-plan"),
         timing: matches.get_flag("timing"),
         verify_diagnostics: matches.get_flag("verify-diagnostics"),
         print_after_all: matches.get_flag("print-ir-after-all"),
@@ -257,13 +260,26 @@ fn process_chunk(chunk: &str, filename: &str, line_offset: u32, pm: &mut PassMan
         })?;
         timer.lap("verify");
     }
-    let text = print_module(&module, generic);
-    timer.lap("print");
+    let text = if opts.dump_plan { dump_plans(&module)? } else { print_module(&module, generic) };
+    timer.lap(if opts.dump_plan { "plan" } else { "print" });
     timer.report();
     // The process exits soon; returning the memory piecemeal would cost more
     // than everything above (clang's -disable-free does the same).
     std::mem::forget(module);
     Ok(text)
+}
+
+/// Each function as plan bytecode, round-tripped through the container so the
+/// decoder and verifier check what the encoder wrote, then disassembled.
+fn dump_plans(module: &genie_ir::Module) -> Result<String, Diagnostics> {
+    let fail = |msg: String| Diagnostics::error(&module.file, module.src, msg);
+    let mut out = String::new();
+    for plan in genie_codegen::compile_module(module).map_err(|e| fail(format!("cannot build a plan: {e}")))? {
+        let bytes = genie_codegen::encode(&plan);
+        let decoded = genie_codegen::decode(&bytes).map_err(|e| fail(format!("plan @{} does not survive encoding: {e}", plan.name)))?;
+        out.push_str(&format!("// {} bytes\n{decoded}", bytes.len()));
+    }
+    Ok(out)
 }
 
 /// `--timing`: wall time per step, like `mlir-opt --mlir-timing`.

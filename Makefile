@@ -4,7 +4,8 @@
 #                build the workspace and the Python extension; cheap to rerun
 #   make test    cargo tests, lit tests, pytest (runs setup first on a fresh clone)
 #   make demo    compile examples/gpt2_block.mlir to the sem phase with genie-opt
-#   make bench   criterion micro-benchmarks and the same-run comparison with mlir-opt-19
+#   make bench   criterion micro-benchmarks, the same-run comparison with mlir-opt-19,
+#                and Genie's compile time for a GPT-2 small graph
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -99,9 +100,12 @@ demo: rust-check
 	    | mlir-opt-19 --irdl-file=target/genie.irdl.mlir -o /dev/null && echo "mlir-opt-19: ok"; \
 	else echo "mlir-opt-19 not installed (make setup installs it)"; fi
 
-bench: rust-check
+bench: rust-check venv
 	cargo bench $(JOBS) -p genie-benches
 	python3 benches/compare_mlir.py
+	@# Compile-time figures need the extension built with optimisations.
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -m python/Cargo.toml
+	$(VENV)/bin/python benches/compile_time.py
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

@@ -18,9 +18,9 @@ This package currently exposes the IR and the pass pipeline::
 backend="genie")`` backend arrives with the runtime; it is not registered yet.
 """
 
-from ._genie import IRError, Module, __version__, import_fx, list_ops, list_passes, parse
+from ._genie import IRError, Module, __version__, disassemble, import_fx, list_ops, list_passes, parse
 
-__all__ = ["IRError", "Module", "__version__", "import_fx", "list_ops", "list_passes", "parse", "capture"]
+__all__ = ["IRError", "Module", "__version__", "disassemble", "import_fx", "list_ops", "list_passes", "parse", "capture"]
 
 
 def capture(fn, *args, dynamic=None, **kwargs):

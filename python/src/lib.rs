@@ -60,6 +60,13 @@ impl Module {
         pm.run(&mut self.inner).map_err(ir_error)
     }
 
+    /// Compile every function to plan bytecode; returns one `bytes` per
+    /// function (see `genie.disassemble`). Raises `IRError`.
+    fn to_plans<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, pyo3::types::PyBytes>>> {
+        let plans = genie_codegen::compile_module(&self.inner).map_err(ir_error)?;
+        Ok(plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_codegen::encode(p))).collect())
+    }
+
     /// Number of operations in the module.
     #[getter]
     fn num_ops(&self) -> usize {
@@ -88,6 +95,13 @@ fn import_fx(graph_json: &str) -> PyResult<Module> {
     genie_frontend_fx::import_graph(graph_json).map(|inner| Module { inner }).map_err(ir_error)
 }
 
+/// Decode and verify plan bytecode and return its disassembly. Raises
+/// `IRError` for truncated, corrupt or incompatible plans.
+#[pyfunction]
+fn disassemble(plan: &[u8]) -> PyResult<String> {
+    genie_codegen::decode(plan).map(|p| p.to_string()).map_err(ir_error)
+}
+
 /// The registered passes as `(name, description)` pairs.
 #[pyfunction]
 fn list_passes() -> Vec<(&'static str, &'static str)> {
@@ -109,5 +123,6 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_passes, m)?)?;
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(import_fx, m)?)?;
+    m.add_function(wrap_pyfunction!(disassemble, m)?)?;
     Ok(())
 }

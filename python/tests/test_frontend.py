@@ -90,3 +90,13 @@ def test_dump_dir(tmp_path, monkeypatch):
     text = (tmp_path / dumps[0]).read_text()
     assert "sem.addmm" in text
     genie.parse(text).verify()
+
+
+def test_every_graph_compiles_to_a_plan(captured):
+    for label, cap in captured.items():
+        for g in cap.graphs:
+            m = genie.parse(g.module.print(), f"{label}-{g.kind}.mlir")
+            m.run_passes(SEM_PIPELINE)
+            for plan in m.to_plans():
+                text = genie.disassemble(plan)
+                assert text.startswith(f"plan @{g.kind} v1.0"), text[:80]

@@ -7,8 +7,10 @@ verified ``sem`` module, and runs the graphs eagerly so the call returns what
 eager PyTorch returns. It is the front half of the ``genie`` backend, usable on
 its own to inspect or dump what Genie sees.
 
-``GENIE_DUMP_DIR=<dir>`` writes each captured graph there as
-``<n>_<name>.mlir`` (custom form), so ``genie-opt`` can replay any step.
+``GENIE_DUMP_DIR=<dir>`` writes, for each captured graph ``<n>_<kind>``: the
+imported IR (``.mlir``), the IR after the ``sem`` phase (``.sem.mlir``, what
+``genie-opt <n>_<kind>.mlir --compile-to=sem`` prints) and the plan's
+disassembly (``.plan.txt``), so ``genie-opt`` can replay any step.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ import torch
 
 from ._genie import Module, import_fx
 from .fx_export import export_graph
+
+# The passes of genie-opt's `--compile-to=sem` phase.
+SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
 
 
 @dataclass
@@ -59,13 +64,22 @@ class Capture:
                 return make_boxed_func(gm.forward)
             self.graphs.append(CapturedGraph(kind, gm, text, module))
             if self.dump_dir:
-                os.makedirs(self.dump_dir, exist_ok=True)
-                path = os.path.join(self.dump_dir, f"{len(self.graphs) - 1:03d}_{kind}.mlir")
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write(module.print())
+                self._dump(f"{len(self.graphs) - 1:03d}_{kind}", module)
             return make_boxed_func(gm.forward)
 
         return compile_fn
+
+    def _dump(self, stem: str, module: Module) -> None:
+        from ._genie import disassemble, parse
+
+        os.makedirs(self.dump_dir, exist_ok=True)
+        text = module.print()
+        sem = parse(text, f"{stem}.mlir")
+        sem.run_passes(SEM_PIPELINE)
+        plans = "".join(disassemble(p) for p in sem.to_plans())
+        for suffix, content in ((".mlir", text), (".sem.mlir", sem.print()), (".plan.txt", plans)):
+            with open(os.path.join(self.dump_dir, stem + suffix), "w", encoding="utf-8") as f:
+                f.write(content)
 
     def backend(self):
         from torch._decomp import core_aten_decompositions

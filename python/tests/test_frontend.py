@@ -15,7 +15,7 @@ from genie.fx_export import export_graph
 
 import aten_census
 
-SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
+from genie.graph_capture import SEM_PIPELINE
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +86,14 @@ def test_dump_dir(tmp_path, monkeypatch):
     with torch.no_grad():
         genie.capture(torch.nn.Linear(4, 2), torch.randn(3, 4))
     dumps = sorted(os.listdir(tmp_path))
-    assert dumps == ["000_inference.mlir"]
-    text = (tmp_path / dumps[0]).read_text()
+    assert dumps == ["000_inference.mlir", "000_inference.plan.txt", "000_inference.sem.mlir"]
+    text = (tmp_path / "000_inference.mlir").read_text()
     assert "sem.addmm" in text
     genie.parse(text).verify()
+    sem = genie.parse(text)
+    sem.run_passes(SEM_PIPELINE)
+    assert (tmp_path / "000_inference.sem.mlir").read_text() == sem.print()
+    assert (tmp_path / "000_inference.plan.txt").read_text().startswith("plan @inference v1.0")
 
 
 def test_every_graph_compiles_to_a_plan(captured):

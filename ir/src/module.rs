@@ -474,20 +474,6 @@ impl Module {
             self.ops[o.index()].erased = true;
         }
     }
-
-    /// Whether `op` is a (transitive) parent of `b`.
-    pub fn is_ancestor(&self, op: OpId, mut b: BlockId) -> bool {
-        while let Some(parent) = self.block_parent_op(b) {
-            if parent == op {
-                return true;
-            }
-            match self.ops[parent.index()].parent {
-                Some(pb) => b = pb,
-                None => return false,
-            }
-        }
-        false
-    }
 }
 
 /// Inserts ops at the end of a block, or before an anchor op.

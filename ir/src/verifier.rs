@@ -395,7 +395,7 @@ impl<'a> Verifier<'a> {
                     if let Some(Attribute::Type(want)) = m.op(target).attr("type") {
                         let have = if data.name() == "exec.resident_load" { result_ty(0) } else { operand_ty(0) };
                         if let Some(have) = have {
-                            if !have.compatible(&**want) {
+                            if !have.compatible(want) {
                                 self.error(op, format!("value has type {have} but the resident state is {want}"));
                             }
                         }

@@ -190,7 +190,7 @@ fn fold(m: &Module, op: OpId) -> Option<Folded> {
             // A symbolic start is not known to be 0.
             let start = data.attr("start").map_or(Some(0), |s| s.as_sym_expr().and_then(|e| e.simplify().as_const()));
             let step = data.attr("step").and_then(Attribute::as_int).unwrap_or(1);
-            let open_end = data.attr("end").map_or(true, |e| e.as_int().is_some_and(|v| v >= i64::MAX / 2));
+            let open_end = data.attr("end").is_none_or(|e| e.as_int().is_some_and(|v| v >= i64::MAX / 2));
             let dim = data.attr("dim")?.as_int()?;
             let t = m.value_type(operand(0)?).as_tensor()?;
             let d = if dim < 0 { dim + t.rank() as i64 } else { dim };

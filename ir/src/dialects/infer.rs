@@ -670,7 +670,7 @@ pub fn layer_norm(ctx: &InferCtx) -> Res {
         }
     }
     let mut stat = x.dims[..lead].to_vec();
-    stat.extend(std::iter::repeat(Dim::Static(1)).take(norm.len()));
+    stat.extend(std::iter::repeat_n(Dim::Static(1), norm.len()));
     let sd = stats_dtype(ctx, x, &[1, 2]);
     Ok(vec![Type::Tensor(x.clone()), Type::tensor(stat.clone(), sd), Type::tensor(stat, sd)])
 }
@@ -843,7 +843,7 @@ pub fn unsqueeze(ctx: &InferCtx) -> Res {
 /// Length of `x[start:end:step]` for a dim of size `size`, clamping like Python.
 fn slice_len(size: Dim, start: Option<SymExpr>, end: Option<SymExpr>, step: i64) -> Dim {
     let start = start.unwrap_or(SymExpr::Const(0));
-    let end_is_open = end.as_ref().map_or(true, |e| e.as_const().is_some_and(|v| v >= i64::MAX / 2));
+    let end_is_open = end.as_ref().is_none_or(|e| e.as_const().is_some_and(|v| v >= i64::MAX / 2));
     if let (Some(n), Some(s)) = (size.as_static(), start.as_const()) {
         let e = if end_is_open { Some(n) } else { end.as_ref().and_then(SymExpr::as_const) };
         if let Some(e) = e {

@@ -15,14 +15,54 @@ disassembly (``.plan.txt``), so ``genie-opt`` can replay any step.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, List, Optional
 
 import torch
 
-from ._genie import Module, import_fx
+from ._genie import Executable, IRError, Module, import_fx
 from .fx_export import export_graph
+
+log = logging.getLogger("genie")
+
+DTYPE_NAMES = {
+    torch.float32: "f32",
+    torch.float64: "f64",
+    torch.int64: "i64",
+    torch.bool: "i1",
+}
+TORCH_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
+
+
+def to_runtime(v):
+    """A torch value as the runtime's: tensors as (dtype, shape, bytes)."""
+    if isinstance(v, torch.Tensor):
+        name = DTYPE_NAMES.get(v.dtype)
+        if name is None:
+            raise IRError(f"the CPU backend does not support {v.dtype} tensors yet")
+        t = v.detach().contiguous().cpu()
+        return (name, list(t.shape), t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    if isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool)):
+        return v.node.hint if hasattr(v.node, "hint") else int(v)
+    return v
+
+
+def from_runtime(v):
+    if isinstance(v, tuple):
+        dtype, shape, data = v
+        t = torch.frombuffer(bytearray(data), dtype=TORCH_DTYPES[dtype]) if data else torch.empty(0, dtype=TORCH_DTYPES[dtype])
+        return t.reshape(shape)
+    return v
+
+
+def _fetch(gm, target):
+    obj = gm
+    for part in target.split("."):
+        obj = getattr(obj, part)
+    return obj
+
 
 # The passes of genie-opt's `--compile-to=sem` phase.
 SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
@@ -42,13 +82,19 @@ class CapturedGraph:
 class Capture:
     """A torch.compile backend that imports every graph it is given."""
 
-    def __init__(self, dump_dir: Optional[str] = None, collect_errors: bool = False):
+    def __init__(self, dump_dir: Optional[str] = None, collect_errors: bool = False, execute: bool = False):
         self.graphs: List[CapturedGraph] = []
         self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("GENIE_DUMP_DIR")
         # With collect_errors, a graph that fails to import is recorded here
         # (kind, message) and still runs eagerly, instead of raising.
         self.collect_errors = collect_errors
         self.errors: List[tuple] = []
+        # With execute, graphs run on the embedded CPU runtime; a graph the
+        # runtime cannot run yet falls back to eager, logged once per reason.
+        self.execute = execute
+        self.fallbacks: List[str] = []
+        # Calls served by the runtime (not eager).
+        self.runtime_calls = 0
 
     def _compiler(self, kind: str) -> Callable:
         from functorch.compile import make_boxed_func
@@ -65,9 +111,42 @@ class Capture:
             self.graphs.append(CapturedGraph(kind, gm, text, module))
             if self.dump_dir:
                 self._dump(f"{len(self.graphs) - 1:03d}_{kind}", module)
+            if self.execute:
+                runner = self._runner(gm, module)
+                if runner is not None:
+                    return make_boxed_func(runner)
             return make_boxed_func(gm.forward)
 
         return compile_fn
+
+    def _runner(self, gm: torch.fx.GraphModule, module: Module):
+        """A callable running the graph's plan, or None to stay eager."""
+        from ._genie import parse
+
+        sem = parse(module.print())
+        try:
+            sem.run_passes(SEM_PIPELINE)
+            (plan,) = sem.to_plans()
+            exe = Executable(plan)
+        except IRError as e:
+            reason = str(e).splitlines()[0]
+            if reason not in self.fallbacks:
+                self.fallbacks.append(reason)
+                log.warning("genie: running a graph eagerly: %s", reason)
+            return None
+        targets = [node.target for node in gm.graph.nodes if node.op == "get_attr"]
+        resources = {}
+
+        def run(*args):
+            # Constants are read on the first call: compilation runs under
+            # fake tensors, where their data cannot be touched.
+            if len(resources) != len(targets):
+                resources.update({t.replace(".", "_"): to_runtime(_fetch(gm, t)) for t in targets})
+            outs = exe.run([to_runtime(a) for a in args], resources)
+            self.runtime_calls += 1
+            return [from_runtime(o) for o in outs]
+
+        return run
 
     def _dump(self, stem: str, module: Module) -> None:
         from ._genie import disassemble, parse

@@ -1,5 +1,194 @@
-//! Plan interpreter, tensor store, kernel backends and transports.
+//! The plan interpreter and its CPU backend.
 //!
-//! Not implemented yet: this crate only reserves its place in the pipeline
-//! (see `../shared/ARCHITECTURE.md`). It exposes nothing until the end-to-end
-//! and remote-runtime issues land.
+//! [`Executable::load`] resolves every instruction of a decoded plan to a
+//! kernel up front, so an op the backend lacks is reported before anything
+//! runs (the caller can then fall back to eager PyTorch). [`Executable::run`]
+//! binds the shape symbols from the inputs, checks every input against the
+//! plan's types, runs the instructions in order and frees each value after
+//! its last use.
+//!
+//! Not yet: buffer reuse from the plan's buffer table (kernels allocate),
+//! views without copies, multi-threaded kernels, f16/bf16/i32 tensors,
+//! convolutions and pooling; these arrive with the rest of the end-to-end
+//! issue.
+
+pub mod kernels;
+pub mod tensor;
+
+use genie_codegen::{Plan, Role};
+use genie_ir::{Attribute, Dim, Type};
+use kernels::{Ctx, Kernel, SymEnv};
+pub use tensor::{Data, Tensor, Value};
+
+pub struct Executable {
+    plan: Plan,
+    kernels: Vec<Kernel>,
+    /// Per instruction: values whose last use it is.
+    frees: Vec<Vec<u32>>,
+}
+
+impl Executable {
+    /// Resolves kernels for every instruction; fails naming the first op the
+    /// CPU backend cannot run.
+    pub fn load(plan: Plan) -> Result<Executable, String> {
+        let mut ks = Vec::with_capacity(plan.code.len());
+        for ins in &plan.code {
+            let name = &plan.strings[ins.op as usize];
+            ks.push(kernels::kernel_for(name).ok_or_else(|| format!("op '{name}' is not supported by the CPU backend yet"))?);
+        }
+        for (i, t) in plan.types.iter().enumerate() {
+            if let Some(d) = t.dtype() {
+                kernels::check_dtype(d).map_err(|e| format!("type #{i} ({t}): {e}"))?;
+            }
+        }
+        let mut last = vec![None; plan.values.len()];
+        for (pc, ins) in plan.code.iter().enumerate() {
+            for &o in &ins.operands {
+                last[o as usize] = Some(pc);
+            }
+        }
+        let mut frees = vec![Vec::new(); plan.code.len()];
+        for (v, l) in last.into_iter().enumerate() {
+            if let Some(pc) = l {
+                if !plan.outputs.contains(&(v as u32)) {
+                    frees[pc].push(v as u32);
+                }
+            }
+        }
+        Ok(Executable { plan, kernels: ks, frees })
+    }
+
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Runs the plan. `resource` supplies `dense_resource` constants by handle.
+    pub fn run(&self, inputs: Vec<Value>, resource: &dyn Fn(&str) -> Option<Tensor>) -> Result<Vec<Value>, String> {
+        let plan = &self.plan;
+        if inputs.len() != plan.inputs.len() {
+            return Err(format!("plan @{} takes {} inputs, got {}", plan.name, plan.inputs.len(), inputs.len()));
+        }
+        let mut env = SymEnv::new();
+        let mut slots: Vec<Option<Value>> = vec![None; plan.values.len()];
+        for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
+            bind(&plan.types[plan.values[id as usize].ty as usize], &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
+            slots[id as usize] = Some(v);
+        }
+        for (pc, ins) in plan.code.iter().enumerate() {
+            let op = plan.strings[ins.op as usize].as_str();
+            let Some(Attribute::Dict(attrs)) = plan.attrs.get(ins.attrs as usize) else {
+                return Err(format!("instruction {pc}: attributes are not a dictionary"));
+            };
+            let results: Vec<&Type> = ins.results.iter().map(|&r| &plan.types[plan.values[r as usize].ty as usize]).collect();
+            let outs = if op == "sem.constant" && plan.values[ins.results[0] as usize].role == Role::Constant {
+                let Some(Attribute::DenseResource { handle, ty }) = attrs.get("value") else {
+                    return Err(format!("instruction {pc}: constant without a resource"));
+                };
+                let t = resource(handle).ok_or_else(|| format!("no data bound for resource '{handle}'"))?;
+                let want: Vec<usize> = ty.dims.iter().filter_map(|d| d.as_static()).map(|d| d as usize).collect();
+                if t.shape != want || t.dtype() != ty.dtype {
+                    return Err(format!("resource '{handle}' is {:?} {}, the plan expects {}", t.shape, t.dtype(), Type::Tensor((**ty).clone())));
+                }
+                vec![Value::Tensor(t)]
+            } else {
+                let args: Vec<Value> = ins
+                    .operands
+                    .iter()
+                    .map(|&o| slots[o as usize].clone().ok_or_else(|| format!("instruction {pc} ('{op}'): value %{o} is not available")))
+                    .collect::<Result<_, _>>()?;
+                let ctx = Ctx { op, attrs, results, env: &env };
+                (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?
+            };
+            if outs.len() != ins.results.len() {
+                return Err(format!("instruction {pc} ('{op}') produced {} values for {} results", outs.len(), ins.results.len()));
+            }
+            for (&r, v) in ins.results.iter().zip(outs) {
+                slots[r as usize] = Some(v);
+            }
+            for &f in &self.frees[pc] {
+                slots[f as usize] = None;
+            }
+        }
+        plan.outputs.iter().map(|&o| slots[o as usize].clone().ok_or_else(|| format!("output %{o} was not computed"))).collect()
+    }
+}
+
+/// Checks an input against its plan type and binds its symbolic dims.
+fn bind(ty: &Type, v: &Value, env: &mut SymEnv) -> Result<(), String> {
+    match (ty, v) {
+        (Type::Tensor(tt), Value::Tensor(t)) => {
+            if tt.dtype != t.dtype() {
+                return Err(format!("expected {ty}, got a {} tensor", t.dtype()));
+            }
+            if tt.dims.len() != t.shape.len() {
+                return Err(format!("expected {ty}, got shape {:?}", t.shape));
+            }
+            for (d, &n) in tt.dims.iter().zip(&t.shape) {
+                match *d {
+                    Dim::Static(s) if s as usize != n => return Err(format!("expected {ty}, got shape {:?}", t.shape)),
+                    Dim::Sym(s) => {
+                        if let Some(&prev) = env.get(&s) {
+                            if prev as usize != n {
+                                return Err(format!("symbol s{s} is {prev} elsewhere but {n} here"));
+                            }
+                        }
+                        env.insert(s, n as i64);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
+        (Type::Scalar(_), Value::Int(_) | Value::Float(_) | Value::Bool(_)) | (Type::None, Value::None) => Ok(()),
+        (ty, v) => Err(format!("expected {ty}, got {v:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(src: &str, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+        let m = genie_ir::parse_module(src, "t.mlir").map_err(|d| d.to_string())?;
+        genie_ir::verify(&m).map_err(|d| d.to_string())?;
+        let plan = genie_codegen::compile_module(&m)?.remove(0);
+        let plan = genie_codegen::decode(&genie_codegen::encode(&plan)).map_err(|e| e.to_string())?;
+        let bias = Tensor { shape: vec![2], data: Data::F32(vec![0.5, -100.0]) };
+        Executable::load(plan)?.run(inputs, &|h| (h == "bias").then(|| bias.clone()))
+    }
+
+    fn t(shape: &[usize], v: &[f32]) -> Value {
+        Value::Tensor(Tensor { shape: shape.to_vec(), data: Data::F32(v.to_vec()) })
+    }
+
+    const LINEAR_RELU: &str = r#"
+func.func @f(%x: tensor<s0x2xf32>, %w: tensor<2x2xf32>) -> tensor<s0x2xf32> {
+  %b = sem.constant {value = dense_resource<bias> : tensor<2xf32>} : tensor<2xf32>
+  %0 = sem.mm %x, %w : tensor<s0x2xf32>
+  %1 = sem.add %0, %b : tensor<s0x2xf32>
+  %2 = sem.relu %1 : tensor<s0x2xf32>
+  return %2 : tensor<s0x2xf32>
+}
+"#;
+
+    #[test]
+    fn linear_relu_with_symbolic_batch() {
+        let out = run(LINEAR_RELU, vec![t(&[3, 2], &[1., 2., 3., 4., -5., 6.]), t(&[2, 2], &[1., 0., 0., 1.])]).unwrap();
+        assert_eq!(out, vec![t(&[3, 2], &[1.5, 0., 3.5, 0., 0., 0.])]);
+    }
+
+    #[test]
+    fn bad_inputs_are_errors() {
+        let e = run(LINEAR_RELU, vec![t(&[3, 2], &[0.; 6])]).unwrap_err();
+        assert!(e.contains("takes 2 inputs, got 1"), "{e}");
+        let e = run(LINEAR_RELU, vec![t(&[3, 3], &[0.; 9]), t(&[2, 2], &[0.; 4])]).unwrap_err();
+        assert!(e.contains("input #0: expected tensor<s0x2xf32>, got shape [3, 3]"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_ops_are_refused_at_load() {
+        let src = "func.func @f(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {\n  %n = sem.none : none\n  %0 = sem.convolution %x, %w, %n {dilation = [1, 1], groups = 1, padding = [0, 0], stride = [1, 1]} : tensor<1x1x2x2xf32>\n  return %0 : tensor<1x1x2x2xf32>\n}\n";
+        let e = run(src, vec![]).err().unwrap();
+        assert_eq!(e, "op 'sem.convolution' is not supported by the CPU backend yet");
+    }
+}

@@ -14,13 +14,39 @@ This package currently exposes the IR and the pass pipeline::
     print(m)                                   # or m.print(generic=True)
 
 ``genie.capture(model, *args)`` imports the graphs TorchDynamo captures into
-``sem`` modules (and runs them eagerly). The ``torch.compile(model,
-backend="genie")`` backend arrives with the runtime; it is not registered yet.
+``sem`` modules (and runs them eagerly). ``torch.compile(model,
+backend="genie")`` compiles them to plans and runs them on the embedded CPU
+runtime (see ``genie.backend`` for what runs today).
 """
 
 from ._genie import IRError, Module, __version__, disassemble, import_fx, list_ops, list_passes, parse
 
-__all__ = ["IRError", "Module", "__version__", "disassemble", "import_fx", "list_ops", "list_passes", "parse", "capture"]
+__all__ = [
+    "IRError",
+    "Module",
+    "UnsupportedOpError",
+    "__version__",
+    "backend",
+    "capture",
+    "disassemble",
+    "import_fx",
+    "list_ops",
+    "list_passes",
+    "parse",
+]
+
+
+def __getattr__(name):
+    # genie.backend and genie.UnsupportedOpError import torch: load on use.
+    if name == "backend":
+        from . import backend
+
+        return backend
+    if name == "UnsupportedOpError":
+        from .graph_capture import UnsupportedOpError
+
+        return UnsupportedOpError
+    raise AttributeError(f"module 'genie' has no attribute {name!r}")
 
 
 def capture(fn, *args, dynamic=None, **kwargs):

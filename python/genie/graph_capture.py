@@ -27,6 +27,10 @@ from .fx_export import export_graph
 
 log = logging.getLogger("genie")
 
+
+class UnsupportedOpError(IRError):
+    """A graph uses an op Genie's runtime cannot run (with `fallback="error"`)."""
+
 DTYPE_NAMES = {
     torch.float32: "f32",
     torch.float64: "f64",
@@ -82,7 +86,9 @@ class CapturedGraph:
 class Capture:
     """A torch.compile backend that imports every graph it is given."""
 
-    def __init__(self, dump_dir: Optional[str] = None, collect_errors: bool = False, execute: bool = False):
+    def __init__(
+        self, dump_dir: Optional[str] = None, collect_errors: bool = False, execute: bool = False, fallback: str = "eager"
+    ):
         self.graphs: List[CapturedGraph] = []
         self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("GENIE_DUMP_DIR")
         # With collect_errors, a graph that fails to import is recorded here
@@ -92,6 +98,9 @@ class Capture:
         # With execute, graphs run on the embedded CPU runtime; a graph the
         # runtime cannot run yet falls back to eager, logged once per reason.
         self.execute = execute
+        if fallback not in ("eager", "error"):
+            raise ValueError(f"fallback must be 'eager' or 'error', not {fallback!r}")
+        self.fallback = fallback
         self.fallbacks: List[str] = []
         # Calls served by the runtime (not eager).
         self.runtime_calls = 0
@@ -126,9 +135,22 @@ class Capture:
         sem = parse(module.print())
         try:
             sem.run_passes(SEM_PIPELINE)
+            missing = sem.unsupported_ops()
+            if missing:
+                op, where = missing[0]
+                raise UnsupportedOpError(f"op '{op}' is not supported by the CPU backend yet (at {where})")
             (plan,) = sem.to_plans()
             exe = Executable(plan)
         except IRError as e:
+            if self.fallback == "error":
+                # Raised when the graph is called, so the caller sees this
+                # error itself rather than Dynamo's compile-failure wrapper.
+                error = e if isinstance(e, UnsupportedOpError) else UnsupportedOpError(str(e))
+
+                def refuse(*args):
+                    raise error
+
+                return refuse
             reason = str(e).splitlines()[0]
             if reason not in self.fallbacks:
                 self.fallbacks.append(reason)

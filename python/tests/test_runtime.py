@@ -78,7 +78,8 @@ def test_unsupported_ops_fall_back_to_eager(caplog):
     fn, cap = compiled(model)
     with caplog.at_level(logging.WARNING, logger="genie"), torch.no_grad():
         close(fn(x), model(x))
-    assert cap.fallbacks == ["op 'sem.convolution' is not supported by the CPU backend yet"]
+    # The reason names the op and the module it sits in (Sequential's "0").
+    assert cap.fallbacks == ["op 'sem.convolution' is not supported by the CPU backend yet (at module '0')"]
     assert cap.runtime_calls == 0
     assert "running a graph eagerly: op 'sem.convolution'" in caplog.text
 
@@ -94,3 +95,23 @@ def test_mlp_with_exact_gelu_layer_norm_softmax():
     with torch.no_grad():
         close(fn(x), model(x))
     assert cap.runtime_calls == 1
+
+
+def test_backend_entry_point_and_options():
+    import genie
+
+    torch.manual_seed(0)
+    model = census.gpt2().eval()
+    ids = torch.randint(0, census.VOCAB, (1, 6))
+    torch._dynamo.reset()
+    fn = torch.compile(model, backend="genie")  # found through the entry point
+    with torch.no_grad():
+        close(fn(ids).logits, model(ids).logits)
+    torch._dynamo.reset()
+    conv = torch.compile(torch.nn.Conv2d(3, 4, 3), backend="genie", options={"fallback": "error"})
+    with pytest.raises(genie.UnsupportedOpError, match=r"op 'sem.convolution' is not supported by the CPU backend yet"):
+        with torch.no_grad():
+            conv(torch.randn(1, 3, 8, 8))
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match="unknown options"):
+        torch.compile(torch.nn.ReLU(), backend="genie", options={"bogus": 1})(torch.randn(2))

@@ -1,0 +1,32 @@
+"""The ``genie`` backend for ``torch.compile``.
+
+Registered through the ``torch_dynamo_backends`` entry point, so
+``torch.compile(model, backend="genie")`` works without importing genie.
+Each graph TorchDynamo captures goes through aot_autograd (core ATen
+decompositions) and Genie's compiler (FX import → ``sem`` pipeline → plan
+bytecode) and runs on the embedded CPU runtime.
+
+Options (``torch.compile(..., options={...})``):
+
+* ``"fallback": "eager"`` (default): a graph with an op the runtime cannot run
+  yet runs eagerly instead; genie logs once which op, and where.
+* ``"fallback": "error"``: raise ``genie.UnsupportedOpError`` instead.
+
+What runs today: transformer graphs (GPT-2, BERT, LLaMA-style decoders) in
+f32/f64/i64/bool, inference and KV-cache decode with dynamic shapes. Whole
+graphs fall back (not just the unsupported part), training graphs and
+convolutions run eagerly, and tensors are copied at the boundary.
+"""
+
+from .graph_capture import Capture, UnsupportedOpError
+
+__all__ = ["genie", "UnsupportedOpError"]
+
+
+def genie(gm, example_inputs, options=None):
+    opts = dict(options or {})
+    unknown = set(opts) - {"fallback"}
+    if unknown:
+        raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: fallback)")
+    cap = Capture(execute=True, fallback=opts.get("fallback", "eager"))
+    return cap.backend()(gm, example_inputs)

@@ -3,7 +3,8 @@
 #   make setup   install what is missing (Debian packages, .venv from the lock file),
 #                build the workspace and the Python extension; cheap to rerun
 #   make test    cargo tests, lit tests, pytest (runs setup first on a fresh clone)
-#   make demo    compile examples/gpt2_block.mlir to the sem phase with genie-opt
+#   make demo    GPT-2 greedy generation on Genie's runtime, tokens checked against eager
+#   make demo-ir genie-opt over examples/gpt2_block.mlir, phase by phase
 #   make bench   criterion micro-benchmarks, the same-run comparison with mlir-opt-19,
 #                and Genie's compile time for a GPT-2 small graph
 
@@ -23,7 +24,7 @@ MIN_RUST := 1.80
 # and maturin keep invalidating each other's pyo3 build.
 export PYO3_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: setup apt-deps rust-check venv build develop test lit pytest demo bench clean
+.PHONY: setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
 
 # ---- setup -----------------------------------------------------------------
 
@@ -87,12 +88,19 @@ pytest: develop
 
 # ---- demo and benchmarks ----------------------------------------------------
 
-demo: rust-check
+# GPT-2 greedy generation on Genie's embedded runtime, checked against eager.
+demo: develop
+	$(VENV)/bin/python examples/gpt2_generate.py
+
+# The IR side: genie-opt over an example block, phase by phase.
+demo-ir: rust-check
 	cargo build $(JOBS) -p genie-opt
 	@echo "== phase 'input': examples/gpt2_block.mlir parsed and verified"
 	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=input
 	@echo "== phase 'sem': the IR after each pass (stderr), then the result"
 	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --print-ir-after-all 2>&1
+	@echo "== the plan bytecode, disassembled"
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --dump-plan | head -20
 	@echo "== upstream MLIR verifies the generic form against ir/dialects/*.irdl.mlir"
 	@if command -v mlir-opt-19 >/dev/null; then \
 	  cat ir/dialects/sem.irdl.mlir ir/dialects/exec.irdl.mlir > target/genie.irdl.mlir; \

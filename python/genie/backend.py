@@ -12,10 +12,11 @@ Options (``torch.compile(..., options={...})``):
   yet runs eagerly instead; genie logs once which op, and where.
 * ``"fallback": "error"``: raise ``genie.UnsupportedOpError`` instead.
 
-What runs today: transformer graphs (GPT-2, BERT, LLaMA-style decoders) in
-f32/f64/i64/bool, inference and KV-cache decode with dynamic shapes. Whole
-graphs fall back (not just the unsupported part), training graphs and
-convolutions run eagerly, and tensors are copied at the boundary.
+What runs today: inference graphs of GPT-2 (with KV-cache decode and
+dynamic shapes), BERT, LLaMA-style decoders, ResNet, EfficientNet, ViT and
+CLIP in f32/f64/i64/i32/bool. Whole graphs fall back (not just the
+unsupported part): embedding bags (DLRM), training graphs and f16/bf16 run
+eagerly for now, and tensors are copied at the boundary.
 """
 
 from .graph_capture import Capture, UnsupportedOpError

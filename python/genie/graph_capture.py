@@ -35,6 +35,7 @@ DTYPE_NAMES = {
     torch.float32: "f32",
     torch.float64: "f64",
     torch.int64: "i64",
+    torch.int32: "i32",
     torch.bool: "i1",
 }
 TORCH_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}

@@ -910,6 +910,228 @@ fn layer_norm(ctx: &Ctx, args: &[Value]) -> R {
     ])
 }
 
+fn pair(ctx: &Ctx, name: &str, default: usize) -> Result<[usize; 2], String> {
+    let v = ctx.ints(name)?.unwrap_or_default();
+    let get = |i: usize| match v.len() {
+        0 => Ok(default),
+        1 => usize::try_from(v[0]).map_err(|_| format!("negative {name}")),
+        _ => usize::try_from(v[i]).map_err(|_| format!("negative {name}")),
+    };
+    Ok([get(0)?, get(1)?])
+}
+
+/// 2-d convolution: per sample and group, an im2col matrix times the
+/// group's weights (one GEMM).
+fn convolution(ctx: &Ctx, args: &[Value]) -> R {
+    let (x, w) = (tref(&args[0])?, tref(&args[1])?);
+    if x.shape.len() != 4 || w.shape.len() != 4 {
+        return Err("the CPU backend runs 2-d convolutions only".into());
+    }
+    if ctx.flag("transposed") {
+        return Err("transposed convolutions are not supported by the CPU backend yet".into());
+    }
+    let groups = ctx.int("groups")?.unwrap_or(1).max(1) as usize;
+    let [sh, sw] = pair(ctx, "stride", 1)?;
+    let [ph, pw] = pair(ctx, "padding", 0)?;
+    let [dh, dw] = pair(ctx, "dilation", 1)?;
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3]);
+    let (o, cg, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]);
+    if cg * groups != c || o % groups != 0 {
+        return Err(format!("weight {:?} does not fit input {:?} with {groups} groups", w.shape, x.shape));
+    }
+    let ho = (h + 2 * ph).checked_sub(dh * (kh - 1) + 1).ok_or("kernel larger than input")? / sh + 1;
+    let wo = (wd + 2 * pw).checked_sub(dw * (kw - 1) + 1).ok_or("kernel larger than input")? / sw + 1;
+    let og = o / groups;
+    let d = ctx.out_dtype(0)?;
+    let (xv, wv) = (x.to_f64(), w.to_f64());
+    let bias = match args.get(2) {
+        Some(Value::Tensor(b)) => Some(b.to_f64()),
+        _ => None,
+    };
+    let k = cg * kh * kw;
+    let mut out = vec![0.0; n * o * ho * wo];
+    let mut col = vec![0.0; k * ho * wo];
+    for ni in 0..n {
+        for g in 0..groups {
+            for ci in 0..cg {
+                for a in 0..kh {
+                    for b in 0..kw {
+                        let row = (ci * kh + a) * kw + b;
+                        for y in 0..ho {
+                            for xx in 0..wo {
+                                let iy = (y * sh + a * dh) as isize - ph as isize;
+                                let ix = (xx * sw + b * dw) as isize - pw as isize;
+                                col[row * ho * wo + y * wo + xx] = if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < wd {
+                                    xv[((ni * c + g * cg + ci) * h + iy as usize) * wd + ix as usize]
+                                } else {
+                                    0.0
+                                };
+                            }
+                        }
+                    }
+                }
+            }
+            let wg = &wv[g * og * k..(g + 1) * og * k];
+            let prod = gemm(wg, &col, og, k, ho * wo, d);
+            let base = (ni * o + g * og) * ho * wo;
+            out[base..base + og * ho * wo].copy_from_slice(&prod);
+        }
+        if let Some(b) = &bias {
+            for oc in 0..o {
+                for v in &mut out[(ni * o + oc) * ho * wo..(ni * o + oc + 1) * ho * wo] {
+                    *v += b[oc];
+                }
+            }
+        }
+    }
+    one(Tensor::from_f64(vec![n, o, ho, wo], d, out)?)
+}
+
+fn batch_norm_inference(ctx: &Ctx, args: &[Value]) -> R {
+    let x = tref(&args[0])?;
+    let param = |i: usize| match args.get(i) {
+        Some(Value::Tensor(t)) => Some(t.to_f64()),
+        _ => None,
+    };
+    let (w, b) = (param(1), param(2));
+    let (mean, var) = (tref(&args[3])?.to_f64(), tref(&args[4])?.to_f64());
+    let eps = ctx.float("eps").unwrap_or(1e-5);
+    let c = x.shape[1];
+    let inner: usize = x.shape[2..].iter().product();
+    let v = x.to_f64();
+    let out: Vec<f64> = v
+        .iter()
+        .enumerate()
+        .map(|(i, &val)| {
+            let ch = (i / inner) % c;
+            let mut y = (val - mean[ch]) / (var[ch] + eps).sqrt();
+            if let Some(w) = &w {
+                y *= w[ch];
+            }
+            if let Some(b) = &b {
+                y += b[ch];
+            }
+            y
+        })
+        .collect();
+    Ok(vec![
+        Value::Tensor(Tensor::from_f64(x.shape.clone(), ctx.out_dtype(0)?, out)?),
+        Value::Tensor(Tensor::from_f64(vec![0], ctx.out_dtype(1)?, vec![])?),
+        Value::Tensor(Tensor::from_f64(vec![0], ctx.out_dtype(2)?, vec![])?),
+    ])
+}
+
+/// Output length of a pooling window sweep, as PyTorch computes it.
+fn pool_len(n: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
+    let span = (n + 2 * p) as i64 - (d * (k - 1)) as i64 - 1;
+    let mut o = if ceil { (span + s as i64 - 1).div_euclid(s as i64) + 1 } else { span.div_euclid(s as i64) + 1 };
+    if ceil && (o - 1) * s as i64 >= (n + p) as i64 {
+        o -= 1;
+    }
+    o.max(0) as usize
+}
+
+fn pool2d(ctx: &Ctx, args: &[Value]) -> R {
+    let x = tref(&args[0])?;
+    let r = x.shape.len();
+    if r < 3 {
+        return Err("pooling needs an input of rank 3 or 4".into());
+    }
+    let [kh, kw] = pair(ctx, "kernel_size", 1)?;
+    let stride = ctx.ints("stride")?.filter(|s| !s.is_empty());
+    let [sh, sw] = if stride.is_some() { pair(ctx, "stride", 1)? } else { [kh, kw] };
+    let [ph, pw] = pair(ctx, "padding", 0)?;
+    let is_max = ctx.op == "sem.max_pool2d_with_indices";
+    let [dh, dw] = if is_max { pair(ctx, "dilation", 1)? } else { [1, 1] };
+    let ceil = ctx.flag("ceil_mode");
+    let (h, w) = (x.shape[r - 2], x.shape[r - 1]);
+    let (ho, wo) = (pool_len(h, kh, sh, ph, dh, ceil), pool_len(w, kw, sw, pw, dw, ceil));
+    let planes = x.numel() / (h * w).max(1);
+    let v = x.to_f64();
+    let include_pad = ctx.attrs.get("count_include_pad").and_then(Attribute::as_bool).unwrap_or(true);
+    let divisor = ctx.int("divisor_override")?;
+    let (mut out, mut idx) = (Vec::with_capacity(planes * ho * wo), Vec::new());
+    for p in 0..planes {
+        let plane = &v[p * h * w..(p + 1) * h * w];
+        for y in 0..ho {
+            for xx in 0..wo {
+                let (y0, x0) = ((y * sh) as isize - ph as isize, (xx * sw) as isize - pw as isize);
+                if is_max {
+                    let (mut best, mut at) = (f64::NEG_INFINITY, 0usize);
+                    for a in 0..kh {
+                        for b in 0..kw {
+                            let (iy, ix) = (y0 + (a * dh) as isize, x0 + (b * dw) as isize);
+                            if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= w {
+                                continue;
+                            }
+                            let i = iy as usize * w + ix as usize;
+                            if plane[i] > best || plane[i].is_nan() {
+                                best = plane[i];
+                                at = i;
+                            }
+                        }
+                    }
+                    out.push(best);
+                    idx.push(at as f64);
+                } else {
+                    let (y1, x1) = ((y0 + kh as isize).min((h + ph) as isize), (x0 + kw as isize).min((w + pw) as isize));
+                    let pool_size = ((y1 - y0) * (x1 - x0)) as f64;
+                    let (ya, xa, yb, xb) = (y0.max(0), x0.max(0), y1.min(h as isize), x1.min(w as isize));
+                    let mut sum = 0.0;
+                    for iy in ya..yb {
+                        for ix in xa..xb {
+                            sum += plane[iy as usize * w + ix as usize];
+                        }
+                    }
+                    let count = match divisor {
+                        Some(d) => d as f64,
+                        None if include_pad => pool_size,
+                        None => ((yb - ya) * (xb - xa)) as f64,
+                    };
+                    out.push(sum / count);
+                }
+            }
+        }
+    }
+    let mut shape = x.shape.clone();
+    shape[r - 2] = ho;
+    shape[r - 1] = wo;
+    let mut res = vec![Value::Tensor(Tensor::from_f64(shape.clone(), ctx.out_dtype(0)?, out)?)];
+    if is_max {
+        res.push(Value::Tensor(Tensor::from_f64(shape, DType::I64, idx)?));
+    }
+    Ok(res)
+}
+
+fn adaptive_avg_pool2d(ctx: &Ctx, args: &[Value]) -> R {
+    let x = tref(&args[0])?;
+    let r = x.shape.len();
+    let [oh, ow] = pair(ctx, "output_size", 1)?;
+    let (h, w) = (x.shape[r - 2], x.shape[r - 1]);
+    let planes = x.numel() / (h * w).max(1);
+    let v = x.to_f64();
+    let mut out = Vec::with_capacity(planes * oh * ow);
+    for p in 0..planes {
+        for y in 0..oh {
+            let (y0, y1) = (y * h / oh, ((y + 1) * h).div_ceil(oh));
+            for xx in 0..ow {
+                let (x0, x1) = (xx * w / ow, ((xx + 1) * w).div_ceil(ow));
+                let mut sum = 0.0;
+                for iy in y0..y1 {
+                    for ix in x0..x1 {
+                        sum += v[p * h * w + iy * w + ix];
+                    }
+                }
+                out.push(sum / ((y1 - y0) * (x1 - x0)) as f64);
+            }
+        }
+    }
+    let mut shape = x.shape.clone();
+    shape[r - 2] = oh;
+    shape[r - 1] = ow;
+    one(Tensor::from_f64(shape, ctx.out_dtype(0)?, out)?)
+}
+
 fn tri(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let k = ctx.int("diagonal")?.unwrap_or(0);
@@ -998,6 +1220,10 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
         "sem.arange" => arange,
         "sem.native_layer_norm" => layer_norm,
         "sem.tril" | "sem.triu" => tri,
+        "sem.convolution" => convolution,
+        "sem._native_batch_norm_legit_no_training" => batch_norm_inference,
+        "sem.max_pool2d_with_indices" | "sem.avg_pool2d" => pool2d,
+        "sem._adaptive_avg_pool2d" => adaptive_avg_pool2d,
         _ => return None,
     })
 }
@@ -1005,7 +1231,7 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
 /// Checks a dtype the backend can hold.
 pub fn check_dtype(d: DType) -> Result<(), String> {
     match d {
-        DType::F32 | DType::F64 | DType::I64 | DType::I1 => Ok(()),
+        DType::F32 | DType::F64 | DType::I64 | DType::I32 | DType::I1 => Ok(()),
         d => Err(unsupported_dtype(d)),
     }
 }

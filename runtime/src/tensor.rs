@@ -1,7 +1,7 @@
 //! Host tensors: contiguous, row-major, one `Vec` per element type.
 //!
-//! The CPU backend computes in f32, f64, i64 and bool; narrower types are not
-//! supported yet and are reported as such at the boundary.
+//! The CPU backend holds f32, f64, i64, i32 and bool; f16, bf16 and the
+//! narrower integers are not supported yet and are reported at the boundary.
 
 use genie_ir::DType;
 
@@ -10,6 +10,7 @@ pub enum Data {
     F32(Vec<f32>),
     F64(Vec<f64>),
     I64(Vec<i64>),
+    I32(Vec<i32>),
     Bool(Vec<bool>),
 }
 
@@ -48,6 +49,7 @@ impl Tensor {
             Data::F32(_) => DType::F32,
             Data::F64(_) => DType::F64,
             Data::I64(_) => DType::I64,
+            Data::I32(_) => DType::I32,
             Data::Bool(_) => DType::I1,
         }
     }
@@ -67,6 +69,7 @@ impl Tensor {
             DType::F32 => Data::F32(v.into_iter().map(|x| x as f32).collect()),
             DType::F64 => Data::F64(v),
             DType::I64 => Data::I64(v.into_iter().map(|x| x as i64).collect()),
+            DType::I32 => Data::I32(v.into_iter().map(|x| x as i32).collect()),
             DType::I1 => Data::Bool(v.into_iter().map(|x| x != 0.0).collect()),
             d => return Err(unsupported_dtype(d)),
         };
@@ -79,6 +82,7 @@ impl Tensor {
             Data::F32(v) => v.iter().map(|&x| x as f64).collect(),
             Data::F64(v) => v.clone(),
             Data::I64(v) => v.iter().map(|&x| x as f64).collect(),
+            Data::I32(v) => v.iter().map(|&x| x as f64).collect(),
             Data::Bool(v) => v.iter().map(|&x| if x { 1.0 } else { 0.0 }).collect(),
         }
     }
@@ -86,6 +90,7 @@ impl Tensor {
     pub fn to_i64(&self) -> Vec<i64> {
         match &self.data {
             Data::I64(v) => v.clone(),
+            Data::I32(v) => v.iter().map(|&x| i64::from(x)).collect(),
             Data::Bool(v) => v.iter().map(|&x| i64::from(x)).collect(),
             Data::F32(v) => v.iter().map(|&x| x as i64).collect(),
             Data::F64(v) => v.iter().map(|&x| x as i64).collect(),
@@ -108,6 +113,7 @@ impl Tensor {
             Data::F32(v) => Data::F32(index.map(|i| v[i]).collect()),
             Data::F64(v) => Data::F64(index.map(|i| v[i]).collect()),
             Data::I64(v) => Data::I64(index.map(|i| v[i]).collect()),
+            Data::I32(v) => Data::I32(index.map(|i| v[i]).collect()),
             Data::Bool(v) => Data::Bool(index.map(|i| v[i]).collect()),
         };
         Tensor { shape, data }
@@ -119,6 +125,7 @@ impl Tensor {
             Data::F32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::F64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::I64(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            Data::I32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
             Data::Bool(v) => v.iter().map(|&x| u8::from(x)).collect(),
         }
     }
@@ -133,6 +140,7 @@ impl Tensor {
             DType::F32 => Data::F32(bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4"))).collect()),
             DType::F64 => Data::F64(bytes.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().expect("8"))).collect()),
             DType::I64 => Data::I64(bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8"))).collect()),
+            DType::I32 => Data::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().expect("4"))).collect()),
             DType::I1 => Data::Bool(bytes.iter().map(|&b| b != 0).collect()),
             d => return Err(unsupported_dtype(d)),
         };
@@ -141,5 +149,5 @@ impl Tensor {
 }
 
 pub fn unsupported_dtype(d: DType) -> String {
-    format!("the CPU backend does not support {d} tensors yet (f32, f64, i64 and bool are supported)")
+    format!("the CPU backend does not support {d} tensors yet (f32, f64, i64, i32 and bool are supported)")
 }

@@ -668,7 +668,7 @@ impl<'a> Parser<'a> {
         let text = std::str::from_utf8(&self.src[digits_start..self.pos]).expect("ASCII").to_string();
         // An integer followed by an affine operator starts an expression.
         if !is_float && !hex && self.next_is_expr_operator() {
-            (self.pos, self.line, self.line_start) = (start, self.line, self.line_start);
+            self.pos = start;
             return self.sym_expr_attr();
         }
         let ty = if self.eat(":") {

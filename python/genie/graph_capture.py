@@ -23,7 +23,7 @@ from typing import Any, Callable, List, Optional
 import torch
 
 from ._genie import Executable, IRError, Module, import_fx
-from .fx_export import export_graph
+from .fx_export import DTYPES, _fetch_attr, export_graph
 
 log = logging.getLogger("genie")
 
@@ -31,13 +31,8 @@ log = logging.getLogger("genie")
 class UnsupportedOpError(IRError):
     """A graph uses an op Genie's runtime cannot run (with `fallback="error"`)."""
 
-DTYPE_NAMES = {
-    torch.float32: "f32",
-    torch.float64: "f64",
-    torch.int64: "i64",
-    torch.int32: "i32",
-    torch.bool: "i1",
-}
+# The element types the embedded CPU runtime holds, in the exchange format's spelling.
+DTYPE_NAMES = {d: n for d, n in DTYPES.items() if n in ("f32", "f64", "i64", "i32", "i1")}
 TORCH_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
 
 
@@ -61,12 +56,6 @@ def from_runtime(v):
         return t.reshape(shape)
     return v
 
-
-def _fetch(gm, target):
-    obj = gm
-    for part in target.split("."):
-        obj = getattr(obj, part)
-    return obj
 
 
 # The passes of genie-opt's `--compile-to=sem` phase.
@@ -164,7 +153,7 @@ class Capture:
             # Constants are read on the first call: compilation runs under
             # fake tensors, where their data cannot be touched.
             if len(resources) != len(targets):
-                resources.update({t.replace(".", "_"): to_runtime(_fetch(gm, t)) for t in targets})
+                resources.update({t.replace(".", "_"): to_runtime(_fetch_attr(gm, t)) for t in targets})
             outs = exe.run([to_runtime(a) for a in args], resources)
             self.runtime_calls += 1
             return [from_runtime(o) for o in outs]

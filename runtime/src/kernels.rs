@@ -712,7 +712,7 @@ fn split(ctx: &Ctx, args: &[Value]) -> R {
     Ok(out)
 }
 
-fn embedding(ctx: &Ctx, args: &[Value]) -> R {
+fn embedding(_ctx: &Ctx, args: &[Value]) -> R {
     let (w, idx) = (tref(&args[0])?, tref(&args[1])?);
     let dim = w.shape[1];
     let rows = idx.to_i64();
@@ -725,7 +725,6 @@ fn embedding(ctx: &Ctx, args: &[Value]) -> R {
     }
     let mut shape = idx.shape.clone();
     shape.push(dim);
-    let _ = ctx;
     one(w.gather(shape, offs.into_iter()))
 }
 
@@ -769,7 +768,7 @@ fn gather(ctx: &Ctx, args: &[Value]) -> R {
 }
 
 /// Advanced indexing with integer index tensors (`None` skips a dim).
-fn index(ctx: &Ctx, args: &[Value]) -> R {
+fn index(_ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let idx: Vec<Option<Tensor>> = args[1..]
         .iter()
@@ -825,7 +824,6 @@ fn index(ctx: &Ctx, args: &[Value]) -> R {
             }
         }
     }
-    let _ = ctx;
     one(t.gather(shape, offs.into_iter()))
 }
 

@@ -114,6 +114,7 @@ bench: rust-check venv
 	@# Compile-time figures need the extension built with optimisations.
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -m python/Cargo.toml
 	$(VENV)/bin/python benches/compile_time.py
+	$(VENV)/bin/python benches/runtime_latency.py
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

@@ -23,40 +23,13 @@ from typing import Any, Callable, List, Optional
 import torch
 
 from ._genie import Executable, IRError, Module, import_fx
-from .fx_export import DTYPES, _fetch_attr, export_graph
+from .fx_export import _fetch_attr, export_graph
 
 log = logging.getLogger("genie")
 
 
 class UnsupportedOpError(IRError):
     """A graph uses an op Genie's runtime cannot run (with `fallback="error"`)."""
-
-# The element types the embedded CPU runtime holds, in the exchange format's spelling.
-DTYPE_NAMES = {d: n for d, n in DTYPES.items() if n in ("f32", "f64", "i64", "i32", "i1")}
-TORCH_DTYPES = {v: k for k, v in DTYPE_NAMES.items()}
-
-
-def to_runtime(v):
-    """A torch value as the runtime's: tensors as (dtype, shape, bytes)."""
-    if isinstance(v, torch.Tensor):
-        name = DTYPE_NAMES.get(v.dtype)
-        if name is None:
-            raise IRError(f"the CPU backend does not support {v.dtype} tensors yet")
-        t = v.detach().contiguous().cpu()
-        return (name, list(t.shape), t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    if isinstance(v, (torch.SymInt, torch.SymFloat, torch.SymBool)):
-        return v.node.hint if hasattr(v.node, "hint") else int(v)
-    return v
-
-
-def from_runtime(v):
-    if isinstance(v, tuple):
-        dtype, shape, data = v
-        t = torch.frombuffer(bytearray(data), dtype=TORCH_DTYPES[dtype]) if data else torch.empty(0, dtype=TORCH_DTYPES[dtype])
-        return t.reshape(shape)
-    return v
-
-
 
 # The passes of genie-opt's `--compile-to=sem` phase.
 SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
@@ -146,17 +119,19 @@ class Capture:
                 self.fallbacks.append(reason)
                 log.warning("genie: running a graph eagerly: %s", reason)
             return None
-        targets = [node.target for node in gm.graph.nodes if node.op == "get_attr"]
-        resources = {}
+        targets = {t.replace(".", "_"): t for t in (node.target for node in gm.graph.nodes if node.op == "get_attr")}
+        bound = []
 
         def run(*args):
-            # Constants are read on the first call: compilation runs under
-            # fake tensors, where their data cannot be touched.
-            if len(resources) != len(targets):
-                resources.update({t.replace(".", "_"): to_runtime(_fetch_attr(gm, t)) for t in targets})
-            outs = exe.run([to_runtime(a) for a in args], resources)
+            # Constants are bound (by reference) on the first call: compilation
+            # runs under fake tensors, whose data cannot be touched.
+            if not bound:
+                for handle in exe.constants():
+                    exe.bind(handle, _fetch_attr(gm, targets[handle]).detach())
+                bound.append(True)
+            outs = exe.run(args)
             self.runtime_calls += 1
-            return [from_runtime(o) for o in outs]
+            return outs
 
         return run
 

@@ -10,6 +10,9 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+mod runtime;
+use runtime::Executable;
+
 create_exception!(
     genie,
     IRError,
@@ -104,73 +107,6 @@ fn parse(text: &str, filename: &str) -> PyResult<Module> {
 #[pyfunction]
 fn import_fx(graph_json: &str) -> PyResult<Module> {
     genie_frontend_fx::import_graph(graph_json).map(|inner| Module { inner }).map_err(ir_error)
-}
-
-/// A loaded plan on the embedded CPU runtime.
-///
-/// Tensors cross as `(dtype, shape, bytes)` tuples (dtype in MLIR spelling:
-/// "f32", "i64", "i1", …); Python ints, floats, bools and None pass as is.
-#[pyclass(module = "genie", name = "Executable")]
-struct Executable {
-    inner: genie_runtime::Executable,
-}
-
-fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<genie_runtime::Value> {
-    use genie_runtime::Value;
-    if obj.is_none() {
-        return Ok(Value::None);
-    }
-    if let Ok(b) = obj.downcast::<pyo3::types::PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if let Ok(i) = obj.extract::<i64>() {
-        return Ok(Value::Int(i));
-    }
-    if let Ok(f) = obj.extract::<f64>() {
-        return Ok(Value::Float(f));
-    }
-    let (dtype, shape, data): (String, Vec<usize>, Vec<u8>) = obj.extract()?;
-    let d = genie_ir::DType::from_mlir_name(&dtype).ok_or_else(|| ir_error(format!("unknown dtype '{dtype}'")))?;
-    genie_runtime::Tensor::from_bytes(d, shape, &data).map(Value::Tensor).map_err(ir_error)
-}
-
-fn from_value(py: Python<'_>, v: genie_runtime::Value) -> PyResult<Py<PyAny>> {
-    use genie_runtime::Value;
-    Ok(match v {
-        Value::None => py.None(),
-        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any().unbind(),
-        Value::Int(i) => i.into_pyobject(py)?.into_any().unbind(),
-        Value::Float(f) => f.into_pyobject(py)?.into_any().unbind(),
-        Value::Tensor(t) => {
-            let bytes = pyo3::types::PyBytes::new(py, &t.to_bytes());
-            (t.dtype().mlir_name(), t.shape.clone(), bytes).into_pyobject(py)?.into_any().unbind()
-        }
-    })
-}
-
-#[pymethods]
-impl Executable {
-    /// Decode, verify and load plan bytecode. Raises `IRError` for a bad plan
-    /// or an op the CPU backend cannot run yet.
-    #[new]
-    fn new(plan: &[u8]) -> PyResult<Self> {
-        let plan = genie_codegen::decode(plan).map_err(ir_error)?;
-        genie_runtime::Executable::load(plan).map(|inner| Executable { inner }).map_err(ir_error)
-    }
-
-    /// Run with `inputs` (a list) and `resources` (handle → tensor tuple for
-    /// the plan's `dense_resource` constants); returns the outputs.
-    fn run(&self, py: Python<'_>, inputs: Vec<Bound<'_, PyAny>>, resources: std::collections::HashMap<String, Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
-        let values = inputs.iter().map(to_value).collect::<PyResult<Vec<_>>>()?;
-        let mut bound = std::collections::HashMap::new();
-        for (k, v) in &resources {
-            if let genie_runtime::Value::Tensor(t) = to_value(v)? {
-                bound.insert(k.clone(), t);
-            }
-        }
-        let outs = py.detach(|| self.inner.run(values, &|h| bound.get(h).cloned())).map_err(ir_error)?;
-        outs.into_iter().map(|v| from_value(py, v)).collect()
-    }
 }
 
 /// Decode and verify plan bytecode and return its disassembly. Raises

@@ -71,29 +71,103 @@ def test_greedy_tokens_equal_eager():
     assert torch.equal(got, want)
 
 
-class Bags(torch.nn.Module):
-    """An EmbeddingBag: an op the CPU backend does not run yet."""
+class Grouped(torch.nn.Module):
+    """A GroupNorm: an op the CPU backend does not run yet."""
 
     def __init__(self):
         super().__init__()
-        self.bags = torch.nn.EmbeddingBag(10, 4, mode="sum")
+        self.norm = torch.nn.GroupNorm(2, 4)
 
-    def forward(self, idx, offsets):
-        return self.bags(idx, offsets).relu()
+    def forward(self, x):
+        return self.norm(x).relu()
 
 
 def test_unsupported_ops_fall_back_to_eager(caplog):
     torch.manual_seed(0)
-    model = Bags().eval()
-    idx, offsets = torch.tensor([1, 2, 3, 4]), torch.tensor([0, 2])
+    model = Grouped().eval()
+    x = torch.randn(2, 4, 3)
     fn, cap = compiled(model)
     with caplog.at_level(logging.WARNING, logger="genie"), torch.no_grad():
-        close(fn(idx, offsets), model(idx, offsets))
+        close(fn(x), model(x))
     # The reason names the op and the module it sits in.
     assert len(cap.fallbacks) == 1
-    assert cap.fallbacks[0].startswith("op 'sem._embedding_bag' is not supported by the CPU backend yet (at module 'bags'")
+    assert cap.fallbacks[0].startswith("op 'sem.native_group_norm' is not supported by the CPU backend yet (at module 'norm'")
     assert cap.runtime_calls == 0
-    assert "running a graph eagerly: op 'sem._embedding_bag'" in caplog.text
+    assert "running a graph eagerly: op 'sem.native_group_norm'" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["sum", "mean", "max"])
+def test_embedding_bags(mode):
+    torch.manual_seed(0)
+    bags = torch.nn.EmbeddingBag(10, 4, mode=mode, padding_idx=0).eval()
+    idx, offsets = torch.tensor([1, 2, 0, 3, 4, 9, 9]), torch.tensor([0, 2, 2, 5])
+    fn, cap = compiled(bags)
+    with torch.no_grad():
+        close(fn(idx, offsets), bags(idx, offsets))
+    assert cap.runtime_calls == 1
+
+
+def test_dlrm_matches_eager():
+    torch.manual_seed(0)
+    model = census.DLRM().eval()
+    dense, indices, offsets = census.dlrm_inputs()
+    fn, cap = compiled(model)
+    with torch.no_grad():
+        got, want = fn(dense, indices, offsets), model(dense, indices, offsets)
+    assert not cap.fallbacks, cap.fallbacks
+    assert cap.runtime_calls == 1
+    close(got, want)
+
+
+def test_sort_and_topk():
+    def f(x):
+        v, i = torch.sort(x, dim=1, descending=True)
+        t, j = torch.topk(x, 3, dim=0, largest=False)
+        return v, i, t, j
+
+    x = torch.randn(5, 7)
+    x[1, 2] = float("nan")
+    fn, cap = compiled(f)
+    got, want = fn(x), f(x)
+    assert cap.runtime_calls == 1
+    for g, w in zip(got, want):
+        torch.testing.assert_close(g, w, equal_nan=True)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_models(dtype):
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(8, 16), torch.nn.GELU(), torch.nn.LayerNorm(16), torch.nn.Linear(16, 4), torch.nn.Softmax(-1)
+    ).eval().to(dtype)
+    x = torch.randn(3, 8, dtype=dtype)
+    fn, cap = compiled(model)
+    with torch.no_grad():
+        got, want = fn(x), model(x)
+    assert cap.runtime_calls == 1
+    assert got.dtype == dtype
+    # Eager rounds to the half type at its own points; the runtime computes in
+    # f64 and rounds each op's result, so they agree within a few half ulps.
+    torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
+
+
+def test_inputs_are_read_in_place_and_aliasing_follows_eager():
+    def f(x, w):
+        return x.clone(), x @ w, w[1:]
+
+    x, w = torch.randn(3, 4), torch.randn(4, 4)
+    strided = x.t().contiguous().t()  # a transposed (strided) input
+    fn, cap = compiled(f)
+    copy, prod, tail = fn(strided, w)
+    assert cap.runtime_calls == 1
+    close(prod, x @ w)
+    close(copy, x)
+    # A clone is fresh memory even though the runtime shares it internally...
+    copy.zero_()
+    assert strided.abs().sum() > 0
+    # ...while a view stays a view of the input, as in eager.
+    tail.zero_()
+    assert w[1:].abs().sum() == 0
 
 
 def test_mlp_with_exact_gelu_layer_norm_softmax():
@@ -120,10 +194,10 @@ def test_backend_entry_point_and_options():
     with torch.no_grad():
         close(fn(ids).logits, model(ids).logits)
     torch._dynamo.reset()
-    bags = torch.compile(Bags().eval(), backend="genie", options={"fallback": "error"})
-    with pytest.raises(genie.UnsupportedOpError, match=r"op 'sem._embedding_bag' is not supported by the CPU backend yet \(at module 'bags'"):
+    grouped = torch.compile(Grouped().eval(), backend="genie", options={"fallback": "error"})
+    with pytest.raises(genie.UnsupportedOpError, match=r"op 'sem.native_group_norm' is not supported by the CPU backend yet \(at module 'norm'"):
         with torch.no_grad():
-            bags(torch.tensor([1, 2, 3, 4]), torch.tensor([0, 2]))
+            grouped(torch.randn(2, 4, 3))
     torch._dynamo.reset()
     with pytest.raises(Exception, match="unknown options"):
         torch.compile(torch.nn.ReLU(), backend="genie", options={"bogus": 1})(torch.randn(2))

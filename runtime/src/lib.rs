@@ -2,44 +2,63 @@
 //!
 //! [`Executable::load`] resolves every instruction of a decoded plan to a
 //! kernel up front, so an op the backend lacks is reported before anything
-//! runs (the caller can then fall back to eager PyTorch). [`Executable::run`]
-//! binds the shape symbols from the inputs, checks every input against the
-//! plan's types, runs the instructions in order and frees each value after
-//! its last use.
+//! runs (the caller can then fall back to eager PyTorch). Constants
+//! (`dense_resource` weights) are bound once with [`Executable::bind`], by
+//! reference when they come from torch. [`Executable::run`] binds the shape
+//! symbols from the inputs, checks every input against the plan's types,
+//! runs the instructions in order and drops each value after its last use.
 //!
-//! Not yet: buffer reuse from the plan's buffer table (kernels allocate),
-//! views without copies, multi-threaded kernels, f16/bf16 tensors, embedding
-//! bags, sorting and backward ops; these arrive with the rest of the
-//! end-to-end issue.
+//! Tensors are immutable and shared: views and same-type copies cost
+//! nothing. An output that shares memory with an input or a constant is
+//! copied on the way out, so callers never receive an alias they did not
+//! ask for.
+//!
+//! Not yet: the plan's buffer table (kernels allocate), embedding bags,
+//! sorting and backward ops.
 
+pub mod elementwise;
 pub mod kernels;
+pub mod linalg;
 pub mod tensor;
 
 use genie_codegen::{Plan, Role};
-use genie_ir::{Attribute, Dim, Type};
+use genie_ir::{AttrDict, Attribute, Dim, TensorType, Type};
 use kernels::{Ctx, Kernel, SymEnv};
-pub use tensor::{Data, Tensor, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+pub use tensor::{Elem, Storage, Tensor, Value};
 
 pub struct Executable {
     plan: Plan,
     kernels: Vec<Kernel>,
+    /// Per instruction: its attributes and result types.
+    attrs: Vec<AttrDict>,
+    results: Vec<Vec<Type>>,
     /// Per instruction: values whose last use it is.
     frees: Vec<Vec<u32>>,
+    /// Constant data by resource handle, and the type the plan expects.
+    constants: HashMap<String, (TensorType, Option<Tensor>)>,
 }
 
 impl Executable {
     /// Resolves kernels for every instruction; fails naming the first op the
     /// CPU backend cannot run.
     pub fn load(plan: Plan) -> Result<Executable, String> {
-        let mut ks = Vec::with_capacity(plan.code.len());
-        for ins in &plan.code {
-            let name = &plan.strings[ins.op as usize];
-            ks.push(kernels::kernel_for(name).ok_or_else(|| format!("op '{name}' is not supported by the CPU backend yet"))?);
-        }
-        for (i, t) in plan.types.iter().enumerate() {
-            if let Some(d) = t.dtype() {
-                kernels::check_dtype(d).map_err(|e| format!("type #{i} ({t}): {e}"))?;
+        let mut kernels = Vec::with_capacity(plan.code.len());
+        let mut attrs = Vec::with_capacity(plan.code.len());
+        let mut results = Vec::with_capacity(plan.code.len());
+        let mut constants = HashMap::new();
+        for (pc, ins) in plan.code.iter().enumerate() {
+            let name = plan.strings.get(ins.op as usize).ok_or_else(|| format!("instruction {pc}: bad op index"))?;
+            kernels.push(kernels::kernel_for(name).ok_or_else(|| format!("op '{name}' is not supported by the CPU backend yet"))?);
+            let Some(Attribute::Dict(a)) = plan.attrs.get(ins.attrs as usize) else {
+                return Err(format!("instruction {pc}: attributes are not a dictionary"));
+            };
+            if let (true, Some(Attribute::DenseResource { handle, ty })) = (is_constant(&plan, pc), a.get("value")) {
+                constants.insert(handle.clone(), ((**ty).clone(), None));
             }
+            attrs.push(a.clone());
+            results.push(ins.results.iter().map(|&r| plan.types[plan.values[r as usize].ty as usize].clone()).collect());
         }
         let mut last = vec![None; plan.values.len()];
         for (pc, ins) in plan.code.iter().enumerate() {
@@ -55,40 +74,64 @@ impl Executable {
                 }
             }
         }
-        Ok(Executable { plan, kernels: ks, frees })
+        Ok(Executable { plan, kernels, attrs, results, frees, constants })
     }
 
     pub fn plan(&self) -> &Plan {
         &self.plan
     }
 
-    /// Runs the plan. `resource` supplies `dense_resource` constants by handle.
-    pub fn run(&self, inputs: Vec<Value>, resource: &dyn Fn(&str) -> Option<Tensor>) -> Result<Vec<Value>, String> {
+    /// Handles of the constants the plan reads, with their types.
+    pub fn constant_handles(&self) -> impl Iterator<Item = (&str, &TensorType)> {
+        self.constants.iter().map(|(h, (ty, _))| (h.as_str(), ty))
+    }
+
+    /// Binds the data of constant `handle`; checks it against the plan's type.
+    pub fn bind(&mut self, handle: &str, t: Tensor) -> Result<(), String> {
+        let (ty, slot) = self.constants.get_mut(handle).ok_or_else(|| format!("the plan has no constant '{handle}'"))?;
+        let want: Vec<usize> = ty.dims.iter().filter_map(|d| d.as_static()).map(|d| d as usize).collect();
+        if t.shape != want || t.dtype() != ty.dtype {
+            return Err(format!("resource '{handle}' is {:?} {}, the plan expects {}", t.shape, t.dtype(), Type::Tensor(ty.clone())));
+        }
+        *slot = Some(t);
+        Ok(())
+    }
+
+    /// Handles of constants not bound yet.
+    pub fn unbound(&self) -> Vec<&str> {
+        self.constants.iter().filter(|(_, (_, t))| t.is_none()).map(|(h, _)| h.as_str()).collect()
+    }
+
+    /// Runs the plan on `inputs`.
+    pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
         let plan = &self.plan;
         if inputs.len() != plan.inputs.len() {
             return Err(format!("plan @{} takes {} inputs, got {}", plan.name, plan.inputs.len(), inputs.len()));
         }
         let mut env = SymEnv::new();
         let mut slots: Vec<Option<Value>> = vec![None; plan.values.len()];
+        // Memory the caller owns: outputs must not alias it.
+        let mut borrowed: Vec<*const Storage> = vec![];
         for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
             bind(&plan.types[plan.values[id as usize].ty as usize], &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
+            if let Value::Tensor(t) = &v {
+                borrowed.push(Arc::as_ptr(t.storage()));
+            }
             slots[id as usize] = Some(v);
+        }
+        for (_, t) in self.constants.values() {
+            if let Some(t) = t {
+                borrowed.push(Arc::as_ptr(t.storage()));
+            }
         }
         for (pc, ins) in plan.code.iter().enumerate() {
             let op = plan.strings[ins.op as usize].as_str();
-            let Some(Attribute::Dict(attrs)) = plan.attrs.get(ins.attrs as usize) else {
-                return Err(format!("instruction {pc}: attributes are not a dictionary"));
-            };
-            let results: Vec<&Type> = ins.results.iter().map(|&r| &plan.types[plan.values[r as usize].ty as usize]).collect();
-            let outs = if op == "sem.constant" && plan.values[ins.results[0] as usize].role == Role::Constant {
-                let Some(Attribute::DenseResource { handle, ty }) = attrs.get("value") else {
+            let attrs = &self.attrs[pc];
+            let outs = if is_constant(plan, pc) {
+                let Some(Attribute::DenseResource { handle, .. }) = attrs.get("value") else {
                     return Err(format!("instruction {pc}: constant without a resource"));
                 };
-                let t = resource(handle).ok_or_else(|| format!("no data bound for resource '{handle}'"))?;
-                let want: Vec<usize> = ty.dims.iter().filter_map(|d| d.as_static()).map(|d| d as usize).collect();
-                if t.shape != want || t.dtype() != ty.dtype {
-                    return Err(format!("resource '{handle}' is {:?} {}, the plan expects {}", t.shape, t.dtype(), Type::Tensor((**ty).clone())));
-                }
+                let t = self.constants.get(handle).and_then(|(_, t)| t.clone()).ok_or_else(|| format!("no data bound for resource '{handle}'"))?;
                 vec![Value::Tensor(t)]
             } else {
                 let args: Vec<Value> = ins
@@ -96,7 +139,7 @@ impl Executable {
                     .iter()
                     .map(|&o| slots[o as usize].clone().ok_or_else(|| format!("instruction {pc} ('{op}'): value %{o} is not available")))
                     .collect::<Result<_, _>>()?;
-                let ctx = Ctx { op, attrs, results, env: &env };
+                let ctx = Ctx { op, attrs, results: &self.results[pc], env: &env };
                 (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?
             };
             if outs.len() != ins.results.len() {
@@ -109,8 +152,20 @@ impl Executable {
                 slots[f as usize] = None;
             }
         }
-        plan.outputs.iter().map(|&o| slots[o as usize].clone().ok_or_else(|| format!("output %{o} was not computed"))).collect()
+        plan.outputs
+            .iter()
+            .map(|&o| match slots[o as usize].clone() {
+                Some(Value::Tensor(t)) if borrowed.contains(&Arc::as_ptr(t.storage())) => Ok(Value::Tensor(t.copied())),
+                Some(v) => Ok(v),
+                None => Err(format!("output %{o} was not computed")),
+            })
+            .collect()
     }
+}
+
+fn is_constant(plan: &Plan, pc: usize) -> bool {
+    let ins = &plan.code[pc];
+    plan.strings[ins.op as usize] == "sem.constant" && ins.results.first().is_some_and(|&r| plan.values[r as usize].role == Role::Constant)
 }
 
 /// Checks an input against its plan type and binds its symbolic dims.
@@ -153,12 +208,13 @@ mod tests {
         genie_ir::verify(&m).map_err(|d| d.to_string())?;
         let plan = genie_codegen::compile_module(&m)?.remove(0);
         let plan = genie_codegen::decode(&genie_codegen::encode(&plan)).map_err(|e| e.to_string())?;
-        let bias = Tensor { shape: vec![2], data: Data::F32(vec![0.5, -100.0]) };
-        Executable::load(plan)?.run(inputs, &|h| (h == "bias").then(|| bias.clone()))
+        let mut exe = Executable::load(plan)?;
+        exe.bind("bias", Tensor::from_vec(vec![2], vec![0.5f32, -100.0])?)?;
+        exe.run(inputs)
     }
 
     fn t(shape: &[usize], v: &[f32]) -> Value {
-        Value::Tensor(Tensor { shape: shape.to_vec(), data: Data::F32(v.to_vec()) })
+        Value::Tensor(Tensor::from_vec(shape.to_vec(), v.to_vec()).unwrap())
     }
 
     const LINEAR_RELU: &str = r#"

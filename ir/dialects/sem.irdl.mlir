@@ -2258,6 +2258,26 @@ irdl.dialect @sem {
     irdl.operands(%0, %1, %2, %5)
     irdl.results(%6)
   }
+  // gradients of CPU flash attention for query, key and value
+  irdl.operation @_scaled_dot_product_flash_attention_for_cpu_backward {
+    %0 = irdl.base "!builtin.tensor"
+    %1 = irdl.base "!builtin.tensor"
+    %2 = irdl.base "!builtin.tensor"
+    %3 = irdl.base "!builtin.tensor"
+    %4 = irdl.base "!builtin.tensor"
+    %5 = irdl.base "!builtin.tensor"
+    %6 = irdl.base "!builtin.tensor"
+    %7 = irdl.is none
+    %8 = irdl.any_of(%6, %7)
+    %9 = irdl.base "!builtin.tensor"
+    %10 = irdl.base "!builtin.tensor"
+    %11 = irdl.base "!builtin.tensor"
+    %12 = irdl.base "#builtin.float"
+    %13 = irdl.base "#builtin.integer"
+    irdl.operands(%0, %1, %2, %3, %4, %5, %8)
+    irdl.results(%9, %10, %11)
+    irdl.attributes {"dropout_p" = %12, "is_causal" = %13}
+  }
   // layer norm over the trailing normalized_shape dims, with mean and rstd
   irdl.operation @native_layer_norm {
     %0 = irdl.base "!builtin.tensor"

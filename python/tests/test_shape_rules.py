@@ -584,6 +584,20 @@ case("sem.scaled_dot_product_attention", "dropout0_f16", [t(1, 2, 5, 8, dtype=f1
 case("sem.scaled_dot_product_attention", "gqa", [t(2, 8, 5, 8), t(2, 2, 6, 8), t(2, 2, 6, 16)], lambda q, k, v: sdpa(q, k, v, enable_gqa=True), X0, X1, X2, None, enable_gqa=True)
 case("sem.scaled_dot_product_attention", "batch_bcast", [t(1, 4, 5, 8), t(2, 4, 6, 8), t(2, 4, 6, 8)], sdpa, X0, X1, X2, None)
 
+
+def flash_bwd_case(name, q, k, v, is_causal=False, **kw):
+    out, lse = aten._scaled_dot_product_flash_attention_for_cpu.default(q, k, v, 0.0, is_causal, **kw)
+
+    def fn(g, q, k, v, out, lse):
+        return aten._scaled_dot_product_flash_attention_for_cpu_backward.default(g, q, k, v, out, lse, 0.0, is_causal, **kw)
+
+    op = "sem._scaled_dot_product_flash_attention_for_cpu_backward"
+    case(op, name, [torch.randn_like(out), q, k, v, out, lse], fn, X0, X1, X2, X3, X4, X5, None, dropout_p=0.0, is_causal=is_causal, **kw)
+
+
+flash_bwd_case("basic", t(2, 4, 5, 8), t(2, 4, 6, 8), t(2, 4, 6, 8))
+flash_bwd_case("causal_scale", t(1, 2, 5, 8), t(1, 2, 5, 8), t(1, 2, 5, 8), is_causal=True, scale=0.125)
+
 # ===== normalisation ===================================================================
 
 _ln = aten.native_layer_norm.default

@@ -655,6 +655,11 @@ pub fn sdpa(ctx: &InferCtx) -> Res {
     one(Type::tensor(out, q.dtype))
 }
 
+/// Gradients of attention: each has the type of its query, key or value.
+pub fn sdpa_backward(ctx: &InferCtx) -> Res {
+    (1..4).map(|i| tensor(ctx, i).map(|t| Type::Tensor(t.clone()))).collect()
+}
+
 // ----- normalisation --------------------------------------------------------------
 
 pub fn layer_norm(ctx: &InferCtx) -> Res {

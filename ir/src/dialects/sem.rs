@@ -194,6 +194,14 @@ pub static OPS: &[OpDef] = &[
         &[opt("dropout_p", Float), opt("is_causal", Bool), opt("scale", Float), opt("enable_gqa", Bool)],
         sdpa,
     ),
+    op(
+        "sem._scaled_dot_product_flash_attention_for_cpu_backward",
+        "gradients of CPU flash attention for query, key and value",
+        &[tensor("grad_out"), tensor("query"), tensor("key"), tensor("value"), tensor("out"), tensor("logsumexp"), opt_tensor("attn_mask")],
+        &[tensor("grad_query"), tensor("grad_key"), tensor("grad_value")],
+        &[req("dropout_p", Float), req("is_causal", Bool), opt("scale", Float)],
+        sdpa_backward,
+    ),
     // ----- normalisation ---------------------------------------------------
     op(
         "sem.native_layer_norm",

@@ -67,6 +67,9 @@ class Capture:
         self.fallbacks: List[str] = []
         # Calls served by the runtime (not eager).
         self.runtime_calls = 0
+        # The loaded plans, one per graph run on the runtime (for profiling).
+        self.executables: List[Executable] = []
+        self.profile = os.environ.get("GENIE_PROFILE") == "1"
 
     def _compiler(self, kind: str) -> Callable:
         from functorch.compile import make_boxed_func
@@ -100,10 +103,12 @@ class Capture:
             sem.run_passes(SEM_PIPELINE)
             missing = sem.unsupported_ops()
             if missing:
-                op, where = missing[0]
-                raise UnsupportedOpError(f"op '{op}' is not supported by the CPU backend yet (at {where})")
+                why, where = missing[0]
+                raise UnsupportedOpError(f"{why} (at {where})")
             (plan,) = sem.to_plans()
             exe = Executable(plan)
+            exe.set_profiling(self.profile)
+            self.executables.append(exe)
         except IRError as e:
             if self.fallback == "error":
                 # Raised when the graph is called, so the caller sees this

@@ -70,14 +70,15 @@ impl Module {
         Ok(plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_codegen::encode(p))).collect())
     }
 
-    /// Ops the embedded CPU runtime cannot run yet, as `(op, where)` pairs in
-    /// program order (`where` names the PyTorch module and source line).
+    /// Ops the embedded CPU runtime cannot run yet, as `(reason, where)` pairs
+    /// in program order (the reason names the op; `where` the PyTorch module
+    /// and source line).
     fn unsupported_ops(&self) -> Vec<(String, String)> {
         let m = &self.inner;
         m.walk()
             .into_iter()
-            .filter(|&op| m.op(op).def.dialect() == "sem" && genie_runtime::kernels::kernel_for(m.op(op).name()).is_none())
-            .map(|op| (m.op(op).name().to_string(), m.op(op).loc.to_string()))
+            .filter(|&op| m.op(op).def.dialect() == "sem")
+            .filter_map(|op| genie_runtime::kernels::kernel_with(m.op(op).name(), &m.op(op).attrs).err().map(|why| (why, m.op(op).loc.to_string())))
             .collect()
     }
 

@@ -237,6 +237,16 @@ impl Executable {
         self.inner.bind(handle, t).map_err(ir_error)
     }
 
+    /// Turn per-op timing on or off (off drops what was recorded).
+    fn set_profiling(&mut self, on: bool) {
+        self.inner.set_profiling(on);
+    }
+
+    /// Per op: `(name, calls, seconds)`, slowest first (empty unless profiling).
+    fn profile(&self) -> Vec<(String, u64, f64)> {
+        self.inner.profile().into_iter().map(|(k, n, t)| (k, n, t.as_secs_f64())).collect()
+    }
+
     /// Run with `inputs` (a list); returns the outputs as a list.
     fn run(&self, py: Python<'_>, inputs: Vec<Bound<'_, PyAny>>) -> PyResult<Vec<Py<PyAny>>> {
         let values = inputs.iter().enumerate().map(|(i, v)| to_value(v).map_err(|e| ir_error(format!("input #{i}: {}", e.value(py))))).collect::<PyResult<Vec<_>>>()?;

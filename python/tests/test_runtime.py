@@ -4,6 +4,7 @@ and greedy tokens exactly. Graphs with ops the backend lacks fall back to
 eager, named in a log line."""
 
 import logging
+import re
 
 import pytest
 import torch
@@ -71,29 +72,67 @@ def test_greedy_tokens_equal_eager():
     assert torch.equal(got, want)
 
 
-class Grouped(torch.nn.Module):
-    """A GroupNorm: an op the CPU backend does not run yet."""
+class Upsample(torch.nn.Module):
+    """A transposed convolution: an op the CPU backend does not run yet."""
 
     def __init__(self):
         super().__init__()
-        self.norm = torch.nn.GroupNorm(2, 4)
+        self.up = torch.nn.ConvTranspose2d(2, 3, 3)
 
     def forward(self, x):
-        return self.norm(x).relu()
+        return self.up(x).relu()
+
+
+UNSUPPORTED = "op 'sem.convolution' with transposed = true is not supported by the CPU backend yet"
 
 
 def test_unsupported_ops_fall_back_to_eager(caplog):
     torch.manual_seed(0)
-    model = Grouped().eval()
-    x = torch.randn(2, 4, 3)
+    model = Upsample().eval()
+    x = torch.randn(1, 2, 4, 4)
     fn, cap = compiled(model)
     with caplog.at_level(logging.WARNING, logger="genie"), torch.no_grad():
         close(fn(x), model(x))
     # The reason names the op and the module it sits in.
     assert len(cap.fallbacks) == 1
-    assert cap.fallbacks[0].startswith("op 'sem.native_group_norm' is not supported by the CPU backend yet (at module 'norm'")
+    assert cap.fallbacks[0].startswith(UNSUPPORTED + " (at module 'up'")
     assert cap.runtime_calls == 0
-    assert "running a graph eagerly: op 'sem.native_group_norm'" in caplog.text
+    assert "running a graph eagerly: " + UNSUPPORTED in caplog.text
+
+
+def test_transformer_encoder_layer_fast_path():
+    torch.manual_seed(0)
+    layer = census.transformer_encoder_layer().eval()
+    x = torch.randn(2, 5, census.HIDDEN)
+    fn, cap = compiled(layer)
+    with torch.no_grad():
+        got, want = fn(x), layer(x)
+    assert not cap.fallbacks, cap.fallbacks
+    assert cap.runtime_calls == 1
+    close(got, want)
+
+
+def test_data_movement_and_group_norm():
+    norm = torch.nn.GroupNorm(2, 4).eval()
+
+    def f(x, idx):
+        y = norm(x)
+        a, b, c = y.unbind(2)
+        z = torch.nn.functional.pad(x.flip(1), (1, 2), value=0.5).repeat(1, 2, 1)
+        w = x.clone()
+        w[:, 1] = 7.0
+        w[0, :, 1:3] = b[0].unsqueeze(-1)
+        s = torch.zeros(2, 4).scatter_add(1, idx, x[:, :, 0])
+        return a + c, z, w, s
+
+    x, idx = torch.randn(2, 4, 3), torch.tensor([[0, 1, 1, 3], [2, 2, 0, 1]])
+    fn, cap = compiled(f)
+    with torch.no_grad():
+        got, want = fn(x, idx), f(x, idx)
+    assert not cap.fallbacks, cap.fallbacks
+    assert cap.runtime_calls == 1
+    for g, w in zip(got, want):
+        close(g, w)
 
 
 @pytest.mark.parametrize("mode", ["sum", "mean", "max"])
@@ -194,10 +233,10 @@ def test_backend_entry_point_and_options():
     with torch.no_grad():
         close(fn(ids).logits, model(ids).logits)
     torch._dynamo.reset()
-    grouped = torch.compile(Grouped().eval(), backend="genie", options={"fallback": "error"})
-    with pytest.raises(genie.UnsupportedOpError, match=r"op 'sem.native_group_norm' is not supported by the CPU backend yet \(at module 'norm'"):
+    up = torch.compile(Upsample().eval(), backend="genie", options={"fallback": "error"})
+    with pytest.raises(genie.UnsupportedOpError, match=re.escape(UNSUPPORTED + " (at module 'up'")):
         with torch.no_grad():
-            grouped(torch.randn(2, 4, 3))
+            up(torch.randn(1, 2, 4, 4))
     torch._dynamo.reset()
     with pytest.raises(Exception, match="unknown options"):
         torch.compile(torch.nn.ReLU(), backend="genie", options={"bogus": 1})(torch.randn(2))

@@ -35,6 +35,9 @@ def runtime_runs(monkeypatch):
             runs.append(1)
             return self.exe.run(*args)
 
+        def __getattr__(self, name):
+            return getattr(self.exe, name)
+
     monkeypatch.setattr(graph_capture, "Executable", Counting)
     return runs
 

@@ -299,6 +299,8 @@ pub fn unary(ctx: &Ctx, args: &[Value]) -> R {
         "sem.trunc" => f64::trunc,
         "sem.sign" => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
         "sem.logical_not" => |x| if x == 0.0 { 1.0 } else { 0.0 },
+        // On bools, ~ is logical not (the integer form would make every bool true).
+        "sem.bitwise_not" if ctx.out_dtype(0).ok() == Some(DType::I1) => |x| if x == 0.0 { 1.0 } else { 0.0 },
         "sem.bitwise_not" => |x| !(x as i64) as f64,
         "sem.isnan" => |x| if x.is_nan() { 1.0 } else { 0.0 },
         "sem.hardsigmoid" => |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
@@ -496,6 +498,16 @@ mod tests {
         assert!(exp_f32(f32::NAN).is_nan() && tanh_f32(f32::NAN).is_nan());
         assert_eq!(tanh_f32(20.0), 1.0);
         assert_eq!(exp_f32(f32::NEG_INFINITY), 0.0);
+    }
+
+    #[test]
+    fn bitwise_not_of_bools_is_logical_not() {
+        let (attrs, env) = (genie_ir::AttrDict::new(), crate::kernels::SymEnv::new());
+        let ty = [genie_ir::Type::tensor(vec![genie_ir::Dim::Static(2)], DType::I1)];
+        let ctx = Ctx { op: "sem.bitwise_not", attrs: &attrs, results: &ty, env: &env };
+        let x = Value::Tensor(Tensor::from_f64(vec![2], DType::I1, vec![1.0, 0.0]).unwrap());
+        let out = unary(&ctx, &[x]).unwrap();
+        assert_eq!(crate::kernels::tref(&out[0]).unwrap().to_f64(), [0.0, 1.0]);
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! the plan's result type. Elementwise ops live in [`crate::elementwise`],
 //! matrix products and convolution in [`crate::linalg`].
 
+use crate::backward;
+use crate::encoder_layer;
 use crate::elementwise::{self, scalar_value};
 use crate::linalg::{self, pair};
 use crate::tensor::{numel, strides, Elem, Tensor, Value};
@@ -471,6 +473,119 @@ fn split(ctx: &Ctx, args: &[Value]) -> R {
     Ok(out)
 }
 
+/// Reverses along `dims`: a copy, since strides here are never negative.
+fn flip(ctx: &Ctx, args: &[Value]) -> R {
+    let t = tref(&args[0])?;
+    let rank = t.shape.len();
+    let dims: Vec<usize> = ctx.ints("dims")?.unwrap_or_default().into_iter().map(|d| norm_dim(d, rank)).collect::<Result<_, _>>()?;
+    let st = strides(&t.shape);
+    let n = t.numel();
+    let index = (0..n).map(|i| {
+        let mut src = 0;
+        for d in 0..rank {
+            let k = (i / st[d]) % t.shape[d];
+            src += if dims.contains(&d) { t.shape[d] - 1 - k } else { k } * st[d];
+        }
+        src
+    });
+    one(t.gather(t.shape.clone(), index))
+}
+
+/// Tiles the tensor `repeats[d]` times along each dim (leading repeats add dims).
+fn repeat(ctx: &Ctx, args: &[Value]) -> R {
+    let t = tref(&args[0])?;
+    let reps: Vec<usize> = ctx.ints("repeats")?.unwrap_or_default().into_iter().map(|r| usize::try_from(r).map_err(|_| format!("negative repeat {r}"))).collect::<Result<_, _>>()?;
+    let lead = reps.len().checked_sub(t.shape.len()).ok_or_else(|| format!("repeats {reps:?} has fewer dims than {:?}", t.shape))?;
+    let mut src_shape = vec![1; lead];
+    src_shape.extend_from_slice(&t.shape);
+    let shape: Vec<usize> = src_shape.iter().zip(&reps).map(|(&s, &r)| s * r).collect();
+    let (ost, sst) = (strides(&shape), strides(&src_shape));
+    let index = (0..numel(&shape)).map(|i| (0..shape.len()).map(|d| ((i / ost[d]) % shape[d]) % src_shape[d].max(1) * sst[d]).sum());
+    one(t.gather(shape.clone(), index))
+}
+
+/// Every index along `dim`, the dim removed (views).
+fn unbind(ctx: &Ctx, args: &[Value]) -> R {
+    let t = tref(&args[0])?;
+    let d = norm_dim(ctx.int("dim")?.unwrap_or(0), t.shape.len())?;
+    Ok((0..t.shape[d]).map(|i| Value::Tensor(t.selected(d, i))).collect())
+}
+
+/// `self` with the region a view op selects replaced by `src`:
+/// `copy` (everything), `slice_scatter` and `select_scatter`.
+fn scatter_view(ctx: &Ctx, args: &[Value]) -> R {
+    let (base, src) = (tref(&args[0])?, tensor(&args[1])?);
+    let rank = base.shape.len();
+    // Logical positions of the region, found by viewing an index tensor the same way.
+    let ids = Tensor::from_vec(base.shape.clone(), (0..base.numel() as i64).collect::<Vec<i64>>())?;
+    let region = match ctx.op {
+        "sem.copy" => ids,
+        "sem.slice_scatter" => {
+            let d = norm_dim(ctx.int("dim")?.unwrap_or(0), rank)?;
+            let (start, end, step) = slice_range(ctx, base.shape[d])?;
+            ids.sliced(d, start, end, step)
+        }
+        _ => {
+            let d = norm_dim(ctx.req_int("dim")?, rank)?;
+            let i = ctx.req_int("index")?;
+            let i = if i < 0 { i + base.shape[d] as i64 } else { i };
+            if i < 0 || i as usize >= base.shape[d] {
+                return Err(format!("index {i} out of range for dim {d} of size {}", base.shape[d]));
+            }
+            ids.selected(d, i as usize)
+        }
+    };
+    let src = src.expanded(&region.shape).map_err(|e| format!("source does not fit the region: {e}"))?;
+    let dtype = ctx.out_dtype(0)?;
+    with_elem!(dtype, T => {
+        let mut out = base.cast(dtype)?.to_vec::<T>()?;
+        let vals = src.cast(dtype)?.to_vec::<T>()?;
+        for (pos, v) in region.to_i64().into_iter().zip(vals) {
+            out[pos as usize] = v;
+        }
+        one(Tensor::from_vec(base.shape.clone(), out)?)
+    })
+}
+
+/// Group norm: statistics per (sample, group), affine per channel; returns
+/// the output and the [N, group] means and reciprocal standard deviations.
+fn group_norm(ctx: &Ctx, args: &[Value]) -> R {
+    let x = tref(&args[0])?;
+    let groups = ctx.req_int("group")?.max(1) as usize;
+    let eps = ctx.float("eps").unwrap_or(1e-5);
+    if x.shape.len() < 2 || x.shape[1] % groups != 0 {
+        return Err(format!("group norm of {:?} into {groups} groups", x.shape));
+    }
+    let (n, c) = (x.shape[0], x.shape[1]);
+    let inner: usize = x.shape[2..].iter().product();
+    let param = |i: usize| match args.get(i) {
+        Some(Value::Tensor(t)) if t.numel() == c => Ok(Some(t.to_f64())),
+        Some(Value::Tensor(t)) => Err(format!("group norm parameter of shape {:?} for {c} channels", t.shape)),
+        _ => Ok(None),
+    };
+    let (w, b) = (param(1)?, param(2)?);
+    let v = x.to_f64();
+    let per_group = c / groups * inner;
+    let mut out = vec![0.0; v.len()];
+    let (mut means, mut rstds) = (Vec::with_capacity(n * groups), Vec::with_capacity(n * groups));
+    for (g, chunk) in v.chunks(per_group.max(1)).enumerate().take(n * groups) {
+        let mean = chunk.iter().sum::<f64>() / per_group as f64;
+        let var = chunk.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / per_group as f64;
+        let rstd = 1.0 / (var + eps).sqrt();
+        for (j, &xv) in chunk.iter().enumerate() {
+            let ch = (g % groups) * (c / groups) + j / inner.max(1);
+            out[g * per_group + j] = (xv - mean) * rstd * w.as_ref().map_or(1.0, |w| w[ch]) + b.as_ref().map_or(0.0, |b| b[ch]);
+        }
+        means.push(mean);
+        rstds.push(rstd);
+    }
+    Ok(vec![
+        Value::Tensor(Tensor::from_f64(x.shape.clone(), ctx.out_dtype(0)?, out)?),
+        Value::Tensor(Tensor::from_f64(vec![n, groups], ctx.out_dtype(1)?, means)?),
+        Value::Tensor(Tensor::from_f64(vec![n, groups], ctx.out_dtype(2)?, rstds)?),
+    ])
+}
+
 fn embedding(_ctx: &Ctx, args: &[Value]) -> R {
     let (w, idx) = (tref(&args[0])?, tref(&args[1])?);
     if w.shape.len() != 2 {
@@ -651,7 +766,7 @@ fn gather(ctx: &Ctx, args: &[Value]) -> R {
 }
 
 /// Advanced indexing with integer index tensors (`None` skips a dim).
-fn index(_ctx: &Ctx, args: &[Value]) -> R {
+pub(crate) fn index(_ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let idx: Vec<Option<Tensor>> = args[1..]
         .iter()
@@ -1049,6 +1164,15 @@ fn sym_size(ctx: &Ctx, args: &[Value]) -> R {
     Ok(vec![Value::Int(t.shape[d] as i64)])
 }
 
+/// The kernel running `op` with `attrs`, or why the CPU backend cannot:
+/// checked when a plan loads, so unsupported graphs fall back before running.
+pub fn kernel_with(op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
+    if op == "sem.convolution" && attrs.get("transposed").and_then(Attribute::as_bool) == Some(true) {
+        return Err("op 'sem.convolution' with transposed = true is not supported by the CPU backend yet".into());
+    }
+    kernel_for(op).ok_or_else(|| format!("op '{op}' is not supported by the CPU backend yet"))
+}
+
 /// The kernel implementing `op`, if the CPU backend has one.
 pub fn kernel_for(op: &str) -> Option<Kernel> {
     Some(match op {
@@ -1084,6 +1208,12 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
         "sem.split" | "sem.split_with_sizes" => split,
         "sem.embedding" => embedding,
         "sem._embedding_bag" => embedding_bag,
+        "sem.flip" => flip,
+        "sem.repeat" => repeat,
+        "sem.unbind" => unbind,
+        "sem.copy" | "sem.slice_scatter" | "sem.select_scatter" => scatter_view,
+        "sem.native_group_norm" => group_norm,
+        "sem._transformer_encoder_layer_fwd" => encoder_layer::transformer_encoder_layer,
         "sem.sort" | "sem.topk" => sort_like,
         "sem.index_select" => index_select,
         "sem.gather" => gather,
@@ -1097,6 +1227,15 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
         "sem._native_batch_norm_legit_no_training" => batch_norm_inference,
         "sem.max_pool2d_with_indices" | "sem.avg_pool2d" => pool2d,
         "sem._adaptive_avg_pool2d" => adaptive_avg_pool2d,
+        // Training: backward ops and training-mode forward ops.
+        "sem.constant_pad_nd" => backward::constant_pad_nd,
+        "sem.scatter" | "sem.scatter_add" => backward::scatter,
+        "sem.index_put" => backward::index_put,
+        "sem._native_batch_norm_legit_functional" => backward::batch_norm_functional,
+        "sem.native_dropout" => backward::native_dropout,
+        "sem.convolution_backward" => backward::convolution_backward,
+        "sem.max_pool2d_with_indices_backward" => backward::max_pool2d_with_indices_backward,
+        "sem._scaled_dot_product_flash_attention_for_cpu_backward" => backward::sdpa_flash_backward,
         _ => return None,
     })
 }

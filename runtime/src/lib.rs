@@ -13,10 +13,12 @@
 //! copied on the way out, so callers never receive an alias they did not
 //! ask for.
 //!
-//! Not yet: the plan's buffer table (kernels allocate), embedding bags,
-//! sorting and backward ops.
+//! Training runs too: aot_autograd's backward graphs use the kernels in
+//! [`backward`]. Not yet: the plan's buffer table (kernels allocate).
 
+pub mod backward;
 pub mod elementwise;
+pub mod encoder_layer;
 pub mod kernels;
 pub mod linalg;
 pub mod tensor;
@@ -25,7 +27,8 @@ use genie_codegen::{Plan, Role};
 use genie_ir::{AttrDict, Attribute, Dim, TensorType, Type};
 use kernels::{Ctx, Kernel, SymEnv};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 pub use tensor::{Elem, Storage, Tensor, Value};
 
 pub struct Executable {
@@ -38,6 +41,8 @@ pub struct Executable {
     frees: Vec<Vec<u32>>,
     /// Constant data by resource handle, and the type the plan expects.
     constants: HashMap<String, (TensorType, Option<Tensor>)>,
+    /// Per-op call counts and time, when profiling is on.
+    profile: Option<Mutex<HashMap<String, (u64, Duration)>>>,
 }
 
 impl Executable {
@@ -50,10 +55,10 @@ impl Executable {
         let mut constants = HashMap::new();
         for (pc, ins) in plan.code.iter().enumerate() {
             let name = plan.strings.get(ins.op as usize).ok_or_else(|| format!("instruction {pc}: bad op index"))?;
-            kernels.push(kernels::kernel_for(name).ok_or_else(|| format!("op '{name}' is not supported by the CPU backend yet"))?);
             let Some(Attribute::Dict(a)) = plan.attrs.get(ins.attrs as usize) else {
                 return Err(format!("instruction {pc}: attributes are not a dictionary"));
             };
+            kernels.push(kernels::kernel_with(name, a)?);
             if let (true, Some(Attribute::DenseResource { handle, ty })) = (is_constant(&plan, pc), a.get("value")) {
                 constants.insert(handle.clone(), ((**ty).clone(), None));
             }
@@ -74,7 +79,7 @@ impl Executable {
                 }
             }
         }
-        Ok(Executable { plan, kernels, attrs, results, frees, constants })
+        Ok(Executable { plan, kernels, attrs, results, frees, constants, profile: None })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -95,6 +100,19 @@ impl Executable {
         }
         *slot = Some(t);
         Ok(())
+    }
+
+    /// Turns per-op timing on (or off, dropping what was recorded).
+    pub fn set_profiling(&mut self, on: bool) {
+        self.profile = on.then(|| Mutex::new(HashMap::new()));
+    }
+
+    /// Per op: (calls, total time), slowest first; empty unless profiling.
+    pub fn profile(&self) -> Vec<(String, u64, Duration)> {
+        let Some(p) = &self.profile else { return vec![] };
+        let mut v: Vec<_> = p.lock().map(|m| m.iter().map(|(k, &(n, t))| (k.clone(), n, t)).collect()).unwrap_or_default();
+        v.sort_by(|a, b| b.2.cmp(&a.2));
+        v
     }
 
     /// Handles of constants not bound yet.
@@ -140,7 +158,16 @@ impl Executable {
                     .map(|&o| slots[o as usize].clone().ok_or_else(|| format!("instruction {pc} ('{op}'): value %{o} is not available")))
                     .collect::<Result<_, _>>()?;
                 let ctx = Ctx { op, attrs, results: &self.results[pc], env: &env };
-                (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?
+                let start = self.profile.as_ref().map(|_| Instant::now());
+                let outs = (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?;
+                if let (Some(p), Some(t)) = (&self.profile, start) {
+                    if let Ok(mut m) = p.lock() {
+                        let e = m.entry(op.to_string()).or_default();
+                        e.0 += 1;
+                        e.1 += t.elapsed();
+                    }
+                }
+                outs
             };
             if outs.len() != ins.results.len() {
                 return Err(format!("instruction {pc} ('{op}') produced {} values for {} results", outs.len(), ins.results.len()));
@@ -243,8 +270,8 @@ func.func @f(%x: tensor<s0x2xf32>, %w: tensor<2x2xf32>) -> tensor<s0x2xf32> {
 
     #[test]
     fn unsupported_ops_are_refused_at_load() {
-        let src = "func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {\n  %0:2 = sem.sort %x {dim = 0} : tensor<4xf32>, tensor<4xi64>\n  return %0#0 : tensor<4xf32>\n}\n";
+        let src = "func.func @f(%x: tensor<1x2x4x4xf32>, %w: tensor<2x3x3x3xf32>) -> tensor<1x3x6x6xf32> {\n  %n = sem.none : none\n  %0 = sem.convolution %x, %w, %n {stride = [1, 1], padding = [0, 0], dilation = [1, 1], transposed = true, output_padding = [0, 0], groups = 1} : tensor<1x3x6x6xf32>\n  return %0 : tensor<1x3x6x6xf32>\n}\n";
         let e = run(src, vec![]).err().unwrap();
-        assert_eq!(e, "op 'sem.sort' is not supported by the CPU backend yet");
+        assert_eq!(e, "op 'sem.convolution' with transposed = true is not supported by the CPU backend yet");
     }
 }

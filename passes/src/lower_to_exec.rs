@@ -297,8 +297,10 @@ impl Lowering {
     }
 
     /// `sem.constant {value = dense_resource<h> : T}` → `exec.resident_load
-    /// {resident = @h}`, in place, keeping its other (semantic) attributes.
+    /// {resident = @h}`, rewritten in place: same result value, position,
+    /// location and other (semantic) attributes.
     fn constants_to_resident_loads(&mut self, m: &mut Module, entry: BlockId) {
+        let resident_load = genie_ir::lookup("exec.resident_load").expect("exec.resident_load is registered");
         for op in m.block_ops(entry) {
             let data = m.op(op);
             if data.name() != "sem.constant" {
@@ -307,18 +309,10 @@ impl Lowering {
             let Some(value @ Attribute::DenseResource { handle, ty }) = data.attr("value") else { continue };
             let (handle, ty, value) = (handle.clone(), Type::Tensor((**ty).clone()), value.clone());
             let resident = self.constant_resident(m, &handle, ty, &value);
-            let data = m.op(op);
-            let mut load_attrs = data.attrs.clone();
-            load_attrs.remove("value");
-            load_attrs.set("resident", Attribute::SymbolRef(resident));
-            let (ty, old, loc, src) = (m.value_type(data.results[0]).clone(), data.results[0], data.loc.clone(), data.src);
-            let mut b = Builder::before(m, op);
-            b.loc = loc;
-            let load = b.op("exec.resident_load", &[], vec![ty], load_attrs);
-            m.op_mut(load).src = src;
-            let new = m.op(load).results[0];
-            m.replace_all_uses(old, new);
-            m.erase_op(op);
+            let data = m.op_mut(op);
+            data.def = resident_load;
+            data.attrs.remove("value");
+            data.attrs.set("resident", Attribute::SymbolRef(resident));
         }
     }
 

@@ -34,8 +34,10 @@
 //! function. The original function becomes the kernel in place (renamed),
 //! which keeps the pass linear in the size of the module.
 //!
-//! Functions that already hold `exec` ops, and kernels that some launch
-//! names, are left alone, so the pass can run twice.
+//! Devices the module already declares (the first of kind `client`, the
+//! first of kind `cpu`) are reused. Functions that already hold `exec` ops,
+//! and kernels that some launch names, are left alone, so the pass can run
+//! twice.
 
 use crate::Pass;
 use genie_ir::{AttrDict, Attribute, BlockId, Builder, Diagnostic, Diagnostics, Module, OpId, Severity, Type};

@@ -99,8 +99,10 @@ demo-ir: rust-check
 	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=input
 	@echo "== phase 'sem': the IR after each pass (stderr), then the result"
 	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --print-ir-after-all 2>&1
-	@echo "== the plan bytecode, disassembled"
-	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=sem --dump-plan | head -20
+	@echo "== phase 'exec': placed on one device (transfers, resident state, a launched kernel), the host function"
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=exec | sed -n '/func.func @forward/,$$p'
+	@echo "== the plan bytecode, compiled from the exec form, disassembled"
+	target/debug/genie-opt examples/gpt2_block.mlir --compile-to=exec --dump-plan | head -20
 	@echo "== upstream MLIR verifies the generic form against ir/dialects/*.irdl.mlir"
 	@if command -v mlir-opt-19 >/dev/null; then \
 	  cat ir/dialects/sem.irdl.mlir ir/dialects/exec.irdl.mlir > target/genie.irdl.mlir; \

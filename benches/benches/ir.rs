@@ -2,11 +2,14 @@
 //! parse + verify + print ≤ 65 ms (upstream MLIR 19 parses and verifies
 //! such a module in 130 ms on this class of machine), and canonicalize + CSE +
 //! shape inference ≤ 50 ms. Results are recorded in docs/benchmarks.md.
+//! `lower_to_exec` times `genie-lower-to-exec` alone on the same module (its
+//! 3,876 `dense_resource` constants each become resident state).
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 use genie_benches::gpt2_like_module;
 use genie_ir::{parse_module, print_module, verify};
-use genie_passes::PassManager;
+use genie_passes::lower_to_exec::LowerToExec;
+use genie_passes::{Pass, PassManager};
 use std::time::Duration;
 
 const OPS: usize = 20_000;
@@ -43,6 +46,16 @@ fn ir(c: &mut Criterion) {
                 let mut pm = PassManager::parse_pipeline("genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse").unwrap();
                 pm.options.verify_each = false;
                 pm.run(&mut m).unwrap();
+                m
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    g.bench_function("lower_to_exec", |b| {
+        b.iter_batched(
+            || module.clone(),
+            |mut m| {
+                LowerToExec.run(&mut m).unwrap();
                 m
             },
             BatchSize::LargeInput,

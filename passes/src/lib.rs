@@ -10,6 +10,7 @@
 pub mod canonicalize;
 pub mod cse;
 pub mod infer_shapes;
+pub mod lower_to_exec;
 
 use genie_ir::{Diagnostics, Module};
 
@@ -27,7 +28,7 @@ pub trait Pass {
 
 /// Every pass, in the order `--list-passes` shows them.
 pub fn register_all_passes() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse)]
+    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(lower_to_exec::LowerToExec)]
 }
 
 /// `(name, description)` of every registered pass.
@@ -40,11 +41,14 @@ pub fn create_pass(name: &str) -> Option<Box<dyn Pass>> {
 }
 
 /// Named phases, in pipeline order, with the passes each adds.
-/// `input` only parses and verifies; `sem` normalises the `sem` dialect.
-/// Later phases (patterns, exec, plan) arrive with the issues that build them.
+/// `input` only parses and verifies; `sem` normalises the `sem` dialect;
+/// `exec` places each function on one device (resident weights and
+/// constants, transfers, a launched kernel), the form codegen compiles.
+/// Later phases (patterns, placement, plan) arrive with the issues that build them.
 pub const PHASES: &[(&str, &[&str])] = &[
     ("input", &[]),
     ("sem", &["genie-sem-infer-shapes", "genie-sem-canonicalize", "genie-cse", "genie-sem-infer-shapes"]),
+    ("exec", &["genie-lower-to-exec"]),
 ];
 
 #[derive(Clone, Debug)]
@@ -166,6 +170,9 @@ mod tests {
     fn phases_accumulate() {
         assert!(PassManager::for_phase("input").unwrap().pass_names().is_empty());
         assert!(PassManager::for_phase("sem").unwrap().pass_names().contains(&"genie-cse"));
-        assert!(PassManager::for_phase("exec").is_err());
+        let exec = PassManager::for_phase("exec").unwrap().pass_names();
+        assert_eq!(exec.last(), Some(&"genie-lower-to-exec"));
+        assert!(exec.contains(&"genie-cse"), "phases only move forward: exec runs the sem phase first");
+        assert!(PassManager::for_phase("plan").is_err());
     }
 }

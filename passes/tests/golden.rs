@@ -1,5 +1,6 @@
 //! Rust-side golden output (insta snapshots under `tests/snapshots/`):
-//! the example GPT-2 block through the `sem` phase, and located diagnostics.
+//! the example GPT-2 block through the `sem` and `exec` phases, and located
+//! diagnostics.
 
 use genie_ir::{parse_module, print_module, verify};
 use genie_passes::PassManager;
@@ -46,4 +47,19 @@ fn parse_errors_are_located() {
     insta::assert_snapshot!("parse_error_unterminated_string", err.to_string());
     let err = parse_module("func.func @f(%a: tensor<4xq32>) {\n  return\n}\n", "t.mlir").unwrap_err();
     insta::assert_snapshot!("parse_error_unknown_element_type", err.to_string());
+}
+
+#[test]
+fn gpt2_block_after_exec_phase() {
+    let mut m = parse_module(&example(), "gpt2_block.mlir").unwrap();
+    // Arguments 1-12 of the block are its parameters: make them weights, so
+    // the snapshot shows resident weights beside the transferred activation.
+    let forward = m.function("forward").unwrap();
+    let weights = (1..=12).map(genie_ir::Attribute::int).collect();
+    m.op_mut(forward).attrs.set("genie.weight_args", genie_ir::Attribute::Array(weights));
+    verify(&m).unwrap();
+    let mut pm = PassManager::for_phase("exec").unwrap();
+    pm.options.verify_each = true;
+    pm.run(&mut m).unwrap();
+    insta::assert_snapshot!("gpt2_block_exec", print_module(&m, false));
 }

@@ -4,7 +4,12 @@
 // returned values are outputs. Static-size temporaries share buffers once
 // their last use has run: %4 dies at the relu, so the 4 KiB transpose %6
 // reuses (and grows) its buffer, and the arena is exactly the peak.
+// The exec form of the function (the weight resident, the constant read
+// from resident state inside the kernel) compiles to the same plan, also
+// when read back from its text.
 // RUN: genie-opt %s --dump-plan | FileCheck %s
+// RUN: genie-opt %s --genie-lower-to-exec --dump-plan | FileCheck %s
+// RUN: genie-opt %s --genie-lower-to-exec | genie-opt --dump-plan | FileCheck %s
 
 // CHECK:      // {{[0-9]+}} bytes
 // CHECK-NEXT: plan @mlp v1.0: 2 inputs, 1 outputs, 6 instructions

@@ -13,7 +13,9 @@
                 reported as µs per instruction (genie) next to µs per op (eager)
 
 Each workload compiles once (the first call, reported but not timed), runs
-warm-up calls, then times genie and eager calls alternately: median and
+warm-up calls, then times genie and eager samples alternately (each after
+one untimed call of the same side, so neither pays for the other's spinning
+threads): median and
 min/max over 5 runs (BENCH=full: 20). Every result is checked: no eager
 fallback, the graphs ran on the runtime, no recompilation while timing,
 outputs close to eager (rtol 1e-4, atol 1e-5). A check that fails is printed
@@ -146,9 +148,15 @@ def measure(name, workload, runs, warmup):
             timed(workload.fn, workload)
         graphs, calls = len(cap.graphs), cap.runtime_calls
         genie_s, eager_s = [], []
-        for _ in range(runs):  # alternate, so drift hits both sides alike
+        # Alternate, so drift hits both sides alike; one untimed call before
+        # each sample lets the other side's idle threads (OpenMP, OpenBLAS,
+        # rayon spin for a while after work) settle, so neither side pays for
+        # the other's leftovers.
+        for _ in range(runs):
+            timed(compiled, workload)
             s, got = timed(compiled, workload)
             genie_s.append(s)
+            timed(workload.fn, workload)
             s, want = timed(workload.fn, workload)
             eager_s.append(s)
     got, want = workload.output(got), workload.output(want)

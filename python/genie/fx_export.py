@@ -26,6 +26,7 @@ runtime decides.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import operator
@@ -209,29 +210,27 @@ class _Exporter:
             out["source_fn"] = str(src[-1][0])
         trace = node.meta.get("stack_trace")
         if trace:
-            frames = _STACK_LINE.findall(trace)
-            if frames:
-                file, line = frames[-1]
-                out["file"] = os.path.basename(file)
-                out["line"] = int(line)
+            where = _innermost_frame(trace)
+            if where:
+                out["file"], out["line"] = where
         return out
 
     def args(self, node: torch.fx.Node) -> List[Dict[str, Any]]:
         target = node.target
         if isinstance(target, torch._ops.OpOverload):
-            schema = target._schema
-            given = dict(zip((a.name for a in schema.arguments if not a.kwarg_only), node.args))
+            schema_name, params = _schema_params(target)
+            given = dict(zip((p[0] for p in params if not p[2]), node.args))
             given.update(node.kwargs)
             out = []
-            for a in schema.arguments:
-                is_default = a.name not in given
+            for name, type_name, _, has_default, default in params:
+                is_default = name not in given
                 if not is_default:
-                    v = given[a.name]
-                elif a.has_default_value():
-                    v = a.default_value
+                    v = given[name]
+                elif has_default:
+                    v = default
                 else:
-                    raise ExportError(f"{schema.name}: missing argument '{a.name}'")
-                out.append({"name": a.name, "type": str(a.type), "default": is_default, "value": self.value(v)})
+                    raise ExportError(f"{schema_name}: missing argument '{name}'")
+                out.append({"name": name, "type": type_name, "default": is_default, "value": self.value(v)})
             return out
         return [{"name": f"arg{i}", "type": "Scalar", "default": False, "value": self.value(v)} for i, v in enumerate(node.args)]
 
@@ -292,6 +291,26 @@ def _fetch_attr(gm: torch.fx.GraphModule, target: str):
     return obj
 
 
+@functools.lru_cache(maxsize=None)
+def _schema_params(target) -> tuple:
+    """An op overload's schema as (name, [(arg, type, kwarg_only, has_default,
+    default)]); cached, since reading schemas crosses into C++ per field."""
+    schema = target._schema
+    params = [(a.name, str(a.type), a.kwarg_only, a.has_default_value(), a.default_value if a.has_default_value() else None) for a in schema.arguments]
+    return schema.name, params
+
+
+@functools.lru_cache(maxsize=4096)
+def _innermost_frame(trace: str):
+    """(file name, line) of the last frame of a stack trace, or None."""
+    frames = _STACK_LINE.findall(trace)
+    if not frames:
+        return None
+    file, line = frames[-1]
+    return os.path.basename(file), int(line)
+
+
+@functools.lru_cache(maxsize=4096)
 def _module_path(path: str) -> str:
     """Dynamo's `L['self'].transformer.h[0].attn` → `transformer.h.0.attn`."""
     path = re.sub(r"^L\['[^']+'\]\.?", "", path)

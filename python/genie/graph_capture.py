@@ -31,6 +31,26 @@ log = logging.getLogger("genie")
 class UnsupportedOpError(IRError):
     """A graph uses an op Genie's runtime cannot run (with `fallback="error"`)."""
 
+def _use_torch_blas() -> None:
+    """With ``GENIE_BLAS=torch``, run the runtime's matrix products on the
+    BLAS PyTorch carries (MKL on x86 wheels) instead of OpenBLAS. Off by
+    default: MKL's OpenMP threads and the runtime's own thread pool then
+    compete for the same cores between ops, which measured slower end to end
+    (docs/benchmarks.md) even though MKL's GEMM alone is faster here."""
+    if os.environ.get("GENIE_BLAS") != "torch":
+        return
+    from ._genie import use_host_blas
+
+    lib = os.path.join(os.path.dirname(torch.__file__), "lib", "libtorch_cpu.so")
+    try:
+        use_host_blas(lib)
+    except IRError as e:
+        log.info("genie: using OpenBLAS (%s)", e)
+
+
+_use_torch_blas()
+
+
 # The passes of genie-opt's `--compile-to=sem` phase.
 SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
 

@@ -11,7 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 mod runtime;
-use runtime::Executable;
+use runtime::{blas_provider, use_host_blas, Executable};
 
 create_exception!(
     genie,
@@ -140,5 +140,7 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(import_fx, m)?)?;
     m.add_function(wrap_pyfunction!(disassemble, m)?)?;
+    m.add_function(wrap_pyfunction!(use_host_blas, m)?)?;
+    m.add_function(wrap_pyfunction!(blas_provider, m)?)?;
     Ok(())
 }

@@ -254,3 +254,16 @@ impl Executable {
         outs.into_iter().map(|v| from_value(py, v)).collect()
     }
 }
+
+/// Run matrix products on the BLAS inside `library` (an already loaded
+/// shared library such as PyTorch's `libtorch_cpu.so`) instead of OpenBLAS.
+#[pyfunction]
+pub fn use_host_blas(library: &str) -> PyResult<()> {
+    genie_runtime::linalg::use_host_blas(library).map_err(ir_error)
+}
+
+/// The BLAS matrix products run on: "host" or "openblas".
+#[pyfunction]
+pub fn blas_provider() -> &'static str {
+    genie_runtime::linalg::blas_provider()
+}

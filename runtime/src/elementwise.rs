@@ -241,27 +241,34 @@ fn tanh_gelu(ctx: &Ctx) -> bool {
 
 // ----- kernels ---------------------------------------------------------------------
 
-/// f32 forms of the unary ops, where PyTorch computes in f32 too.
-fn unary_f32(op: &str, tanh_approx: bool) -> Option<fn(f32) -> f32> {
+/// The f32 form of a unary op, where PyTorch computes in f32 too. Each arm
+/// instantiates `zip_map` with its own closure so the math inlines into the
+/// loop and vectorises.
+fn unary_f32(ctx: &Ctx, t: &Tensor) -> Option<Result<Tensor, String>> {
     const K: f32 = 0.797_884_6; // sqrt(2/pi)
-    Some(match op {
-        "sem.neg" => |x| -x,
-        "sem.abs" => f32::abs,
-        "sem.exp" => exp_f32,
-        "sem.sqrt" => f32::sqrt,
-        "sem.rsqrt" => |x| 1.0 / x.sqrt(),
-        "sem.reciprocal" => |x| 1.0 / x,
-        "sem.tanh" => tanh_f32,
-        "sem.sigmoid" => sigmoid_f32,
-        "sem.silu" => |x| x * sigmoid_f32(x),
-        "sem.relu" => |x| if x > 0.0 { x } else { 0.0 },
-        "sem.gelu" if tanh_approx => |x| 0.5 * x * (1.0 + tanh_f32(K * (x + 0.044_715 * x * x * x))),
-        "sem.gelu" => |x| 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2)),
-        "sem.hardsigmoid" => |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        "sem.hardswish" => |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        "sem.floor" => f32::floor,
-        "sem.ceil" => f32::ceil,
-        "sem.trunc" => f32::trunc,
+    macro_rules! map {
+        ($f:expr) => {
+            zip_map::<f32, f32, 1>([t], &t.shape, |[x]| $f(x))
+        };
+    }
+    Some(match ctx.op {
+        "sem.neg" => map!(|x: f32| -x),
+        "sem.abs" => map!(f32::abs),
+        "sem.exp" => map!(exp_f32),
+        "sem.sqrt" => map!(f32::sqrt),
+        "sem.rsqrt" => map!(|x: f32| 1.0 / x.sqrt()),
+        "sem.reciprocal" => map!(|x: f32| 1.0 / x),
+        "sem.tanh" => map!(tanh_f32),
+        "sem.sigmoid" => map!(sigmoid_f32),
+        "sem.silu" => map!(|x: f32| x * sigmoid_f32(x)),
+        "sem.relu" => map!(|x: f32| if x > 0.0 { x } else { 0.0 }),
+        "sem.gelu" if tanh_gelu(ctx) => map!(|x: f32| 0.5 * x * (1.0 + tanh_f32(K * (x + 0.044_715 * x * x * x)))),
+        "sem.gelu" => map!(|x: f32| 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))),
+        "sem.hardsigmoid" => map!(|x: f32| (x + 3.0).clamp(0.0, 6.0) / 6.0),
+        "sem.hardswish" => map!(|x: f32| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
+        "sem.floor" => map!(f32::floor),
+        "sem.ceil" => map!(f32::ceil),
+        "sem.trunc" => map!(f32::trunc),
         _ => return None,
     })
 }
@@ -272,8 +279,14 @@ pub fn unary(ctx: &Ctx, args: &[Value]) -> R {
         if matches!(ctx.op, "sem.clone" | "sem.alias" | "sem.detach" | "sem.lift_fresh_copy" | "sem._to_copy" | "sem.convert_element_type") && !ctx.scalar_result() {
             return one(t.cast(ctx.out_dtype(0)?)?);
         }
-        if let (Some(f), Some(_)) = (unary_f32(ctx.op, tanh_gelu(ctx)), f32_operands(ctx, &args[..1], DType::F32)) {
-            return one(zip_map::<f32, f32, 1>([t], &t.shape, |[x]| f(x))?);
+        if f32_operands(ctx, &args[..1], DType::F32).is_some() {
+            if let Some(r) = unary_f32(ctx, t) {
+                return one(r?);
+            }
+        }
+        // Logical ops on bools stay bools.
+        if t.dtype() == DType::I1 && ctx.out_dtype(0).ok() == Some(DType::I1) && !ctx.scalar_result() && matches!(ctx.op, "sem.logical_not" | "sem.bitwise_not") {
+            return one(zip_map::<bool, bool, 1>([t], &t.shape, |[x]| !x)?);
         }
     }
     let f: fn(f64) -> f64 = match ctx.op {

@@ -244,6 +244,47 @@ fn softmax_rows<T: Elem>(x: &[T], size: usize, log: bool, exp: impl Fn(f64) -> f
     out
 }
 
+/// Sum of f32s in eight lanes, so the loop vectorises.
+fn sum_f32(x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let chunks = x.chunks_exact(8);
+    let tail: f32 = chunks.remainder().iter().sum();
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] += c[k];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+fn max_f32(x: &[f32]) -> f32 {
+    let mut acc = [f32::NEG_INFINITY; 8];
+    let chunks = x.chunks_exact(8);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+    for c in chunks {
+        for k in 0..8 {
+            acc[k] = acc[k].max(c[k]);
+        }
+    }
+    acc.iter().fold(tail, |m, &v| m.max(v))
+}
+
+/// Softmax (or log-softmax) of one f32 row, as PyTorch computes it in f32.
+fn softmax_row_f32(src: &[f32], dst: &mut [f32], log: bool) {
+    let m = max_f32(src);
+    for (d, &v) in dst.iter_mut().zip(src) {
+        *d = elementwise::exp_f32(v - m);
+    }
+    let sum = sum_f32(dst);
+    if log {
+        let ls = sum.ln();
+        dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v - m - ls);
+    } else {
+        let inv = 1.0 / sum;
+        dst.iter_mut().for_each(|d| *d *= inv);
+    }
+}
+
 fn softmax(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let rank = t.shape.len();
@@ -262,7 +303,14 @@ fn softmax(ctx: &Ctx, args: &[Value]) -> R {
     let size = t.shape[d];
     let out = if x.dtype() == DType::F32 && ctx.out_dtype(0)? == DType::F32 {
         let v = x.as_slice::<f32>().ok_or("contiguous f32")?;
-        Tensor::from_vec(x.shape.clone(), softmax_rows(v, size, log, |z| elementwise::exp_f32(z as f32) as f64))?
+        let mut out = vec![0f32; v.len()];
+        let rows = |(src, dst): (&[f32], &mut [f32])| softmax_row_f32(src, dst, log);
+        if v.len() >= 1 << 14 {
+            v.par_chunks(size).zip(out.par_chunks_mut(size)).for_each(rows);
+        } else {
+            v.chunks(size).zip(out.chunks_mut(size)).for_each(rows);
+        }
+        Tensor::from_vec(x.shape.clone(), out)?
     } else {
         let v = x.to_f64();
         Tensor::from_f64(x.shape.clone(), ctx.out_dtype(0)?, softmax_rows(&v, size, log, f64::exp))?
@@ -886,6 +934,33 @@ fn layer_norm_rows<T: Elem>(x: &[T], inner: usize, w: Option<&[f64]>, b: Option<
     (out, means, rstds)
 }
 
+/// The f32 form of [`layer_norm_rows`], vectorised, statistics in f32 as
+/// PyTorch keeps them.
+fn layer_norm_rows_f32(x: &[f32], inner: usize, w: Option<&[f32]>, b: Option<&[f32]>, eps: f32) -> (Vec<f32>, Vec<f64>, Vec<f64>) {
+    let rows = x.len() / inner.max(1);
+    let mut out = vec![0f32; x.len()];
+    let mut stats = vec![(0.0, 0.0); rows];
+    let row = |((src, dst), st): ((&[f32], &mut [f32]), &mut (f64, f64))| {
+        let mean = sum_f32(src) / inner as f32;
+        for (d, &v) in dst.iter_mut().zip(src) {
+            *d = (v - mean) * (v - mean);
+        }
+        let rstd = 1.0 / (sum_f32(dst) / inner as f32 + eps).sqrt();
+        match (w, b) {
+            (Some(w), Some(b)) => dst.iter_mut().zip(src).zip(w.iter().zip(b)).for_each(|((d, &v), (&w, &b))| *d = (v - mean) * rstd * w + b),
+            _ => dst.iter_mut().zip(src).enumerate().for_each(|(i, (d, &v))| *d = (v - mean) * rstd * w.map_or(1.0, |w| w[i]) + b.map_or(0.0, |b| b[i])),
+        }
+        *st = (mean as f64, rstd as f64);
+    };
+    if inner > 0 && x.len() >= 1 << 14 {
+        x.par_chunks(inner).zip(out.par_chunks_mut(inner)).zip(stats.par_iter_mut()).for_each(row);
+    } else if inner > 0 {
+        x.chunks(inner).zip(out.chunks_mut(inner)).zip(stats.iter_mut()).for_each(row);
+    }
+    let (means, rstds) = stats.into_iter().unzip();
+    (out, means, rstds)
+}
+
 fn layer_norm(ctx: &Ctx, args: &[Value]) -> R {
     let x = tref(&args[0])?;
     let norm = ctx.ints("normalized_shape")?.unwrap_or_default();
@@ -903,6 +978,20 @@ fn layer_norm(ctx: &Ctx, args: &[Value]) -> R {
     let (w, b) = (param(1)?, param(2)?);
     let xc = x.contiguous();
     let d = ctx.out_dtype(0)?;
+    let f32_param = |i: usize| match args.get(i) {
+        Some(Value::Tensor(t)) => t.contiguous().as_slice::<f32>().map(|s| Some(s.to_vec())),
+        _ => Some(None),
+    };
+    if let (Some(v), DType::F32, Some(w32), Some(b32)) = (xc.as_slice::<f32>(), d, f32_param(1), f32_param(2)) {
+        let (out, means, rstds) = layer_norm_rows_f32(v, inner, w32.as_deref(), b32.as_deref(), eps as f32);
+        let mut stat_shape = x.shape[..lead].to_vec();
+        stat_shape.extend(std::iter::repeat_n(1, norm.len()));
+        return Ok(vec![
+            Value::Tensor(Tensor::from_vec(x.shape.clone(), out)?),
+            Value::Tensor(Tensor::from_f64(stat_shape.clone(), ctx.out_dtype(1)?, means)?),
+            Value::Tensor(Tensor::from_f64(stat_shape, ctx.out_dtype(2)?, rstds)?),
+        ]);
+    }
     let (out, means, rstds) = with_elem!(xc.dtype(), T => {
         let (o, m, r) = layer_norm_rows(xc.as_slice::<T>().ok_or("contiguous input")?, inner, w.as_deref(), b.as_deref(), eps);
         (Tensor::from_vec(x.shape.clone(), o)?.cast(d)?, m, r)
@@ -994,6 +1083,9 @@ struct Pool {
 
 /// Max pooling of one plane: values and flat indices of the maxima.
 fn max_pool_plane<T: Elem>(plane: &[T], g: &Pool, out: &mut [T], idx: &mut [i64]) {
+    if let (Some(p), Some(o)) = (as_f32(plane), as_f32_mut(out)) {
+        return max_pool_plane_f32(p, g, o, idx);
+    }
     for y in 0..g.ho {
         for xx in 0..g.wo {
             let (y0, x0) = ((y * g.s[0]) as isize - g.p[0] as isize, (xx * g.s[1]) as isize - g.p[1] as isize);
@@ -1017,6 +1109,37 @@ fn max_pool_plane<T: Elem>(plane: &[T], g: &Pool, out: &mut [T], idx: &mut [i64]
                 }
             }
             out[y * g.wo + xx] = T::from_f64(best);
+            idx[y * g.wo + xx] = at as i64;
+        }
+    }
+}
+
+/// [`max_pool_plane`] for f32: the window is clipped to the image up front.
+fn max_pool_plane_f32(plane: &[f32], g: &Pool, out: &mut [f32], idx: &mut [i64]) {
+    let clip = |o: usize, s: usize, p: usize, k: usize, d: usize, n: usize| -> (usize, usize, usize) {
+        // First tap index inside the image, its coordinate, and the tap count.
+        let start = (o * s) as isize - p as isize;
+        let first = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
+        let last = (0..k).rev().find(|&t| start + (t * d) as isize <= n as isize - 1).map_or(0, |t| t + 1);
+        (first, (start + (first * d) as isize).max(0) as usize, last.saturating_sub(first))
+    };
+    for y in 0..g.ho {
+        let (_, iy0, ny) = clip(y, g.s[0], g.p[0], g.k[0], g.d[0], g.h);
+        for xx in 0..g.wo {
+            let (_, ix0, nx) = clip(xx, g.s[1], g.p[1], g.k[1], g.d[1], g.w);
+            let (mut best, mut at) = (f32::NEG_INFINITY, 0usize);
+            for a in 0..ny {
+                let row = (iy0 + a * g.d[0]) * g.w;
+                for b in 0..nx {
+                    let i = row + ix0 + b * g.d[1];
+                    let v = plane[i];
+                    if v > best || v.is_nan() {
+                        best = v;
+                        at = i;
+                    }
+                }
+            }
+            out[y * g.wo + xx] = best;
             idx[y * g.wo + xx] = at as i64;
         }
     }

@@ -1,4 +1,6 @@
-//! Matrix products and convolution through BLAS (OpenBLAS's CBLAS interface).
+//! Matrix products and convolution through BLAS: OpenBLAS's CBLAS interface
+//! by default, or, inside a PyTorch process, the BLAS PyTorch itself carries
+//! (MKL on x86 wheels) once [`use_host_blas`] finds it.
 //!
 //! Strided operands go to BLAS without a copy whenever one of their dims is
 //! unit-stride (a transposed weight is passed as `Trans`); single-row
@@ -10,7 +12,9 @@ use crate::kernels::{broadcast_shapes, one, tensor, tref, Ctx, R};
 use crate::tensor::{Elem, Tensor, Value};
 use genie_ir::DType;
 use rayon::prelude::*;
+use std::ffi::c_void;
 use std::os::raw::c_int;
+use std::sync::OnceLock;
 
 const ROW_MAJOR: c_int = 101;
 const NO_TRANS: c_int = 111;
@@ -22,6 +26,90 @@ extern "C" {
     fn cblas_dgemm(o: c_int, ta: c_int, tb: c_int, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int);
     fn cblas_sgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f32, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32, incy: c_int);
     fn cblas_dgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f64, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64, incy: c_int);
+}
+
+/// Fortran BLAS entry points found in the host process (PyTorch's MKL).
+type FortranGemm<T> = unsafe extern "C" fn(*const u8, *const u8, *const c_int, *const c_int, *const c_int, *const T, *const T, *const c_int, *const T, *const c_int, *const T, *mut T, *const c_int);
+type FortranGemv<T> = unsafe extern "C" fn(*const u8, *const c_int, *const c_int, *const T, *const T, *const c_int, *const T, *const c_int, *const T, *mut T, *const c_int);
+
+struct HostBlas {
+    sgemm: FortranGemm<f32>,
+    dgemm: FortranGemm<f64>,
+    sgemv: FortranGemv<f32>,
+    dgemv: FortranGemv<f64>,
+}
+
+static HOST_BLAS: OnceLock<HostBlas> = OnceLock::new();
+
+extern "C" {
+    fn dlopen(filename: *const std::ffi::c_char, flags: c_int) -> *mut c_void;
+    fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
+}
+
+/// Uses the BLAS inside an already loaded shared library (PyTorch's
+/// `libtorch_cpu.so`, which carries MKL) instead of OpenBLAS, so products run
+/// on the same BLAS and threads as eager PyTorch. The library must export
+/// the Fortran `sgemm_`, `dgemm_`, `sgemv_` and `dgemv_`.
+pub fn use_host_blas(library: &str) -> Result<(), String> {
+    const RTLD_NOW: c_int = 2;
+    const RTLD_NOLOAD: c_int = 4;
+    let path = std::ffi::CString::new(library).map_err(|_| "library path holds a NUL byte".to_string())?;
+    // SAFETY: dlopen with RTLD_NOLOAD only returns a library already mapped
+    // into the process; dlsym results are checked for null before use and
+    // have the reference BLAS signatures declared above.
+    unsafe {
+        let handle = dlopen(path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);
+        if handle.is_null() {
+            return Err(format!("{library} is not loaded in this process"));
+        }
+        let sym = |name: &std::ffi::CStr| {
+            let p = dlsym(handle, name.as_ptr());
+            if p.is_null() {
+                Err(format!("{library} does not export {}", name.to_string_lossy()))
+            } else {
+                Ok(p)
+            }
+        };
+        let host = HostBlas {
+            sgemm: std::mem::transmute::<*mut c_void, FortranGemm<f32>>(sym(c"sgemm_")?),
+            dgemm: std::mem::transmute::<*mut c_void, FortranGemm<f64>>(sym(c"dgemm_")?),
+            sgemv: std::mem::transmute::<*mut c_void, FortranGemv<f32>>(sym(c"sgemv_")?),
+            dgemv: std::mem::transmute::<*mut c_void, FortranGemv<f64>>(sym(c"dgemv_")?),
+        };
+        let _ = HOST_BLAS.set(host);
+    }
+    Ok(())
+}
+
+/// Which BLAS products run on: "host" after [`use_host_blas`], else "openblas".
+pub fn blas_provider() -> &'static str {
+    if HOST_BLAS.get().is_some() {
+        "host"
+    } else {
+        "openblas"
+    }
+}
+
+fn tchar(t: bool) -> *const u8 {
+    if t {
+        b"T".as_ptr()
+    } else {
+        b"N".as_ptr()
+    }
+}
+
+/// Row-major GEMM through a column-major Fortran BLAS: C^T = op(B)^T op(A)^T.
+#[allow(clippy::too_many_arguments)]
+unsafe fn fortran_gemm<T>(f: FortranGemm<T>, ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: T, a: *const T, lda: c_int, b: *const T, ldb: c_int, beta: T, c: *mut T, ldc: c_int) {
+    unsafe { f(tchar(tb), tchar(ta), &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc) }
+}
+
+/// Row-major GEMV through a column-major Fortran BLAS (the row-major matrix
+/// is its transpose there).
+#[allow(clippy::too_many_arguments)]
+unsafe fn fortran_gemv<T: Elem>(f: FortranGemv<T>, t: bool, m: c_int, n: c_int, a: *const T, lda: c_int, x: *const T, incx: c_int, beta: T, y: *mut T) {
+    let one = T::from_f64(1.0);
+    unsafe { f(tchar(!t), &n, &m, &one, a, &lda, x, &incx, &beta, y, &1) }
 }
 
 /// Element types BLAS multiplies natively.
@@ -46,19 +134,31 @@ fn flag(t: bool) -> c_int {
 
 impl Blas for f32 {
     unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f32, a: *const f32, lda: c_int, b: *const f32, ldb: c_int, beta: f32, c: *mut f32, ldc: c_int) {
-        cblas_sgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        match HOST_BLAS.get() {
+            Some(h) => unsafe { fortran_gemm(h.sgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
+            None => unsafe { cblas_sgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
+        }
     }
     unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32) {
-        cblas_sgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1)
+        match HOST_BLAS.get() {
+            Some(h) => unsafe { fortran_gemv(h.sgemv, t, m, n, a, lda, x, incx, beta, y) },
+            None => unsafe { cblas_sgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },
+        }
     }
 }
 
 impl Blas for f64 {
     unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int) {
-        cblas_dgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+        match HOST_BLAS.get() {
+            Some(h) => unsafe { fortran_gemm(h.dgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
+            None => unsafe { cblas_dgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
+        }
     }
     unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64) {
-        cblas_dgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1)
+        match HOST_BLAS.get() {
+            Some(h) => unsafe { fortran_gemv(h.dgemv, t, m, n, a, lda, x, incx, beta, y) },
+            None => unsafe { cblas_dgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },
+        }
     }
 }
 
@@ -243,23 +343,36 @@ impl Conv {
 }
 
 /// Unfolds the `cg` channels of one sample/group plane `x` ([cg, h, w]) into
-/// `col` ([cg*kh*kw, ho*wo]).
+/// `col` ([cg*kh*kw, ho*wo]). Each output line is a strided (or, at stride 1,
+/// contiguous) run of an input line with zeros where the window hangs over
+/// the padding.
 fn im2col<T: Elem>(x: &[T], g: &Conv, col: &mut [T]) {
     let plane = g.ho * g.wo;
     let fill = |row: usize, out: &mut [T]| {
         let (ci, a, b) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
         let src = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        // Output columns whose input column lies inside the image.
+        let shift = (b * g.dil[1]) as isize - g.pad[1] as isize;
+        let s = g.stride[1] as isize;
+        let lo = if shift >= 0 { 0 } else { ((-shift + s - 1) / s) as usize };
+        let hi = ((g.w as isize - shift + s - 1) / s).clamp(0, g.wo as isize) as usize;
         for y in 0..g.ho {
             let iy = (y * g.stride[0] + a * g.dil[0]) as isize - g.pad[0] as isize;
             let dst = &mut out[y * g.wo..(y + 1) * g.wo];
-            if iy < 0 || iy as usize >= g.h {
+            if iy < 0 || iy as usize >= g.h || lo >= hi {
                 dst.fill(T::default());
                 continue;
             }
             let line = &src[iy as usize * g.w..(iy as usize + 1) * g.w];
-            for (xx, d) in dst.iter_mut().enumerate() {
-                let ix = (xx * g.stride[1] + b * g.dil[1]) as isize - g.pad[1] as isize;
-                *d = if ix >= 0 && (ix as usize) < g.w { line[ix as usize] } else { T::default() };
+            dst[..lo].fill(T::default());
+            dst[hi..].fill(T::default());
+            let first = (lo as isize * s + shift) as usize;
+            if g.stride[1] == 1 {
+                dst[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
+            } else {
+                for (d, xi) in dst[lo..hi].iter_mut().zip((first..).step_by(g.stride[1])) {
+                    *d = line[xi];
+                }
             }
         }
     };
@@ -279,6 +392,10 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
     let plane = g.ho * g.wo;
     let mut out = vec![T::default(); n * o * plane];
     let mut col = if g.is_pointwise() { vec![] } else { vec![T::default(); k * plane] };
+    // Many pixels, few channels: BLAS is faster on the transposed product
+    // (pixels × channels), transposed back into place afterwards.
+    let pixel_major = plane >= 4 * og;
+    let mut tmp = if pixel_major { vec![T::default(); plane * og] } else { vec![] };
     for ni in 0..n {
         for gi in 0..groups {
             let xs = &xv[(ni * g.c + gi * g.cg) * g.h * g.w..(ni * g.c + (gi + 1) * g.cg) * g.h * g.w];
@@ -289,13 +406,35 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
                 col.as_ptr()
             };
             let dst = &mut out[(ni * o + gi * og) * plane..(ni * o + (gi + 1) * og) * plane];
+            let w_ptr = wv[gi * og * k..].as_ptr();
             // SAFETY: weights hold og*k elements from this group's start, the
-            // column matrix k*plane, the destination og*plane.
+            // column matrix k*plane, the destination og*plane (as does tmp).
             unsafe {
-                T::gemm(false, false, int(og)?, int(plane)?, int(k)?, T::from_f64(1.0), wv[gi * og * k..].as_ptr(), int(k)?, b_ptr, int(plane)?, T::default(), dst.as_mut_ptr(), int(plane)?);
+                if pixel_major {
+                    T::gemm(true, true, int(plane)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(plane)?, w_ptr, int(k)?, T::default(), tmp.as_mut_ptr(), int(og)?);
+                } else {
+                    T::gemm(false, false, int(og)?, int(plane)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(plane)?, T::default(), dst.as_mut_ptr(), int(plane)?);
+                }
+            }
+            if pixel_major {
+                // Blocks of pixels keep both sides of the transpose in cache.
+                for p0 in (0..plane).step_by(64) {
+                    let p1 = (p0 + 64).min(plane);
+                    for (oc, line) in dst.chunks_mut(plane).enumerate() {
+                        for p in p0..p1 {
+                            line[p] = tmp[p * og + oc];
+                        }
+                    }
+                }
             }
         }
     }
+    finish_conv(out, bias, n, o, g)
+}
+
+/// Adds the bias per output channel and wraps the NCHW result.
+fn finish_conv<T: Elem>(mut out: Vec<T>, bias: Option<&Tensor>, n: usize, o: usize, g: &Conv) -> Result<Tensor, String> {
+    let plane = g.ho * g.wo;
     if let Some(b) = bias {
         let bv = b.cast(T::DTYPE)?.to_vec::<T>()?;
         out.par_chunks_mut(plane.max(1)).enumerate().for_each(|(i, p)| {
@@ -346,6 +485,27 @@ mod tests {
         let (av, bv) = (a.to_f64(), b.to_f64());
         let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1]);
         (0..m * n).map(|i| (0..k).map(|j| av[(i / n) * k + j] * bv[j * n + i % n]).sum()).collect()
+    }
+
+    #[test]
+    fn im2col_matches_the_definition() {
+        for (h, w, k, stride, pad, dil) in [(5, 6, 3, 1, 1, 1), (7, 7, 3, 2, 1, 1), (6, 5, 2, 3, 2, 2), (4, 4, 1, 2, 0, 1), (3, 3, 3, 1, 0, 1)] {
+            let x: Vec<f32> = (0..2 * h * w).map(|i| i as f32 + 1.0).collect();
+            let ho = (h + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+            let wo = (w + 2 * pad - dil * (k - 1) - 1) / stride + 1;
+            let g = Conv { c: 2, h, w, cg: 2, kh: k, kw: k, stride: [stride; 2], pad: [pad; 2], dil: [dil; 2], ho, wo };
+            let mut col = vec![-1f32; 2 * k * k * ho * wo];
+            im2col(&x, &g, &mut col);
+            for (row, line) in col.chunks(ho * wo).enumerate() {
+                let (ci, a, b) = (row / (k * k), (row / k) % k, row % k);
+                for (i, &v) in line.iter().enumerate() {
+                    let iy = (i / wo * stride + a * dil) as isize - pad as isize;
+                    let ix = (i % wo * stride + b * dil) as isize - pad as isize;
+                    let want = if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w { x[ci * h * w + iy as usize * w + ix as usize] } else { 0.0 };
+                    assert_eq!(v, want, "h{h} w{w} k{k} s{stride} p{pad} d{dil} row {row} col {i}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -2487,6 +2487,16 @@ irdl.dialect @sem {
     irdl.results(%1)
     irdl.attributes {"dim" = %2}
   }
+  // a view with explicit size, strides and storage offset
+  irdl.operation @as_strided {
+    %0 = irdl.base "!builtin.tensor"
+    %1 = irdl.base "!builtin.tensor"
+    %2 = irdl.base "#builtin.array"
+    %3 = irdl.base "#builtin.array"
+    irdl.operands(%0)
+    irdl.results(%1)
+    irdl.attributes {"size" = %2, "stride" = %3}
+  }
   // reverse along dims
   irdl.operation @flip {
     %0 = irdl.base "!builtin.tensor"

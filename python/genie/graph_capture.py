@@ -23,7 +23,7 @@ from typing import Any, Callable, List, Optional
 import torch
 
 from ._genie import Executable, IRError, Module, import_fx
-from .fx_export import _fetch_attr, export_graph
+from .fx_export import ExportError, _fetch_attr, export_graph
 
 log = logging.getLogger("genie")
 
@@ -99,10 +99,14 @@ class Capture:
                 text = export_graph(gm, kind)
                 module = import_fx(text)
             except Exception as e:  # noqa: BLE001 - reported or re-raised below
-                if not self.collect_errors:
-                    raise
-                self.errors.append((kind, f"{type(e).__name__}: {e}"))
-                return make_boxed_func(gm.forward)
+                if self.collect_errors:
+                    self.errors.append((kind, f"{type(e).__name__}: {e}"))
+                    return make_boxed_func(gm.forward)
+                if self.execute and isinstance(e, (IRError, ExportError)):
+                    # An op Genie cannot import: the same policy as an op the
+                    # runtime cannot run.
+                    return make_boxed_func(self._unsupported(gm, e))
+                raise
             self.graphs.append(CapturedGraph(kind, gm, text, module))
             if self.dump_dir:
                 self._dump(f"{len(self.graphs) - 1:03d}_{kind}", module)
@@ -130,20 +134,8 @@ class Capture:
             exe.set_profiling(self.profile)
             self.executables.append(exe)
         except IRError as e:
-            if self.fallback == "error":
-                # Raised when the graph is called, so the caller sees this
-                # error itself rather than Dynamo's compile-failure wrapper.
-                error = e if isinstance(e, UnsupportedOpError) else UnsupportedOpError(str(e))
-
-                def refuse(*args):
-                    raise error
-
-                return refuse
-            reason = str(e).splitlines()[0]
-            if reason not in self.fallbacks:
-                self.fallbacks.append(reason)
-                log.warning("genie: running a graph eagerly: %s", reason)
-            return None
+            runner = self._unsupported(gm, e)
+            return None if runner is gm.forward else runner
         targets = {t.replace(".", "_"): t for t in (node.target for node in gm.graph.nodes if node.op == "get_attr")}
         bound = []
 
@@ -159,6 +151,24 @@ class Capture:
             return outs
 
         return run
+
+    def _unsupported(self, gm: torch.fx.GraphModule, e: Exception) -> Callable:
+        """What runs a graph Genie cannot: eager PyTorch (logged once per
+        reason), or with ``fallback="error"`` a function raising
+        ``UnsupportedOpError`` when called, so the caller sees that error
+        itself rather than Dynamo's compile-failure wrapper."""
+        if self.fallback == "error":
+            error = e if isinstance(e, UnsupportedOpError) else UnsupportedOpError(str(e))
+
+            def refuse(*args):
+                raise error
+
+            return refuse
+        reason = str(e).splitlines()[0]
+        if reason not in self.fallbacks:
+            self.fallbacks.append(reason)
+            log.warning("genie: running a graph eagerly: %s", reason)
+        return gm.forward
 
     def _dump(self, stem: str, module: Module) -> None:
         from ._genie import disassemble, parse

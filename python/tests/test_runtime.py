@@ -100,6 +100,19 @@ def test_unsupported_ops_fall_back_to_eager(caplog):
     assert "running a graph eagerly: " + UNSUPPORTED in caplog.text
 
 
+def test_ops_genie_cannot_import_fall_back_too(caplog):
+    def f(x):
+        return torch.digamma(x) + 1  # no sem op for digamma
+
+    x = torch.rand(3, 3) + 1
+    fn, cap = compiled(f)
+    with caplog.at_level(logging.WARNING, logger="genie"):
+        close(fn(x), f(x))
+    assert cap.runtime_calls == 0
+    assert len(cap.fallbacks) == 1 and "aten::digamma" in cap.fallbacks[0], cap.fallbacks
+    assert "running a graph eagerly" in caplog.text
+
+
 def test_transformer_encoder_layer_fast_path():
     torch.manual_seed(0)
     layer = census.transformer_encoder_layer().eval()
@@ -107,6 +120,42 @@ def test_transformer_encoder_layer_fast_path():
     fn, cap = compiled(layer)
     with torch.no_grad():
         got, want = fn(x), layer(x)
+    assert not cap.fallbacks, cap.fallbacks
+    assert cap.runtime_calls == 1
+    close(got, want)
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "densenet121", "convnext_tiny"])
+def test_models_outside_the_list_run_unchanged(name):
+    import torchvision
+
+    torch.manual_seed(0)
+    model = getattr(torchvision.models, name)().eval()
+    x = torch.randn(1, 3, 64, 64)
+    fn, cap = compiled(model)
+    with torch.no_grad():
+        got, want = fn(x), model(x)
+    assert not cap.fallbacks, cap.fallbacks
+    assert cap.runtime_calls == 1
+    close(got, want)
+
+
+@pytest.mark.parametrize("name", ["OPT", "Mistral", "GPTNeoX"])
+def test_decoders_outside_the_list_run_unchanged(name):
+    import transformers
+
+    torch.manual_seed(0)
+    small = dict(vocab_size=census.VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4)
+    cfg = {
+        "OPT": lambda: transformers.OPTConfig(ffn_dim=128, word_embed_proj_dim=64, **small),
+        "Mistral": lambda: transformers.MistralConfig(intermediate_size=128, num_key_value_heads=2, **small),
+        "GPTNeoX": lambda: transformers.GPTNeoXConfig(intermediate_size=128, **small),
+    }[name]()
+    model = getattr(transformers, f"{name}ForCausalLM")(cfg).eval()
+    ids = torch.randint(0, census.VOCAB, (1, 12))
+    fn, cap = compiled(model)
+    with torch.no_grad():
+        got, want = fn(ids).logits, model(ids).logits
     assert not cap.fallbacks, cap.fallbacks
     assert cap.runtime_calls == 1
     close(got, want)

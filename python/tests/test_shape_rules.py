@@ -705,6 +705,7 @@ case("sem.unsqueeze", "front", [t(2, 3)], lambda x: aten.unsqueeze.default(x, 0)
 case("sem.unsqueeze", "neg_end", [t(2, 3, dtype=b1)], lambda x: aten.unsqueeze.default(x, -1), X0, dim=-1)
 case("sem.unsqueeze", "neg_middle", [t(2, 3)], lambda x: aten.unsqueeze.default(x, -2), X0, dim=-2)
 case("sem.unsqueeze", "0d", [t()], lambda x: aten.unsqueeze.default(x, 0), X0, dim=0)
+case("sem.as_strided", "windows", [t(4, 6)], lambda x: aten.as_strided.default(x, [3, 2, 2], [6, 1, 6], 1), X0, size=[3, 2, 2], stride=[6, 1, 6], storage_offset=1)
 case("sem.flip", "dims", [t(2, 3, 4)], lambda x: aten.flip.default(x, [0, -1]), X0, dims=[0, -1])
 case("sem.flip", "i64", [t(5, dtype=i64)], lambda x: aten.flip.default(x, [0]), X0, dims=[0])
 

@@ -552,6 +552,22 @@ fn repeat(ctx: &Ctx, args: &[Value]) -> R {
     one(t.gather(shape.clone(), index))
 }
 
+/// `as_strided` over the input's elements in row-major order: graphs apply
+/// it to fresh contiguous tensors, whose storage starts at their first
+/// element, while here that tensor may be a view of a larger buffer.
+fn as_strided(ctx: &Ctx, args: &[Value]) -> R {
+    let t = tref(&args[0])?.contiguous();
+    let to_usize = |v: Vec<i64>, what: &str| v.into_iter().map(|x| usize::try_from(x).map_err(|_| format!("negative {what} {x}"))).collect::<Result<Vec<_>, _>>();
+    let size = to_usize(ctx.ints("size")?.unwrap_or_default(), "size")?;
+    let stride = to_usize(ctx.ints("stride")?.unwrap_or_default(), "stride")?;
+    let offset = usize::try_from(ctx.int("storage_offset")?.unwrap_or(0)).map_err(|_| "negative storage offset".to_string())?;
+    let last = size.iter().zip(&stride).map(|(&n, &s)| n.saturating_sub(1) * s).sum::<usize>() + offset;
+    if size.iter().all(|&n| n > 0) && last >= t.numel() {
+        return Err(format!("as_strided {size:?} / {stride:?} at offset {offset} reaches past the {} elements of its input", t.numel()));
+    }
+    one(Tensor::from_storage(t.storage().clone(), t.dtype(), size, stride, t.offset() + offset)?)
+}
+
 /// Every index along `dim`, the dim removed (views).
 fn unbind(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
@@ -1332,6 +1348,7 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
         "sem.embedding" => embedding,
         "sem._embedding_bag" => embedding_bag,
         "sem.flip" => flip,
+        "sem.as_strided" => as_strided,
         "sem.repeat" => repeat,
         "sem.unbind" => unbind,
         "sem.copy" | "sem.slice_scatter" | "sem.select_scatter" => scatter_view,

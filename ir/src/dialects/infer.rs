@@ -1116,6 +1116,16 @@ pub fn full(ctx: &InferCtx) -> Res {
     one(Type::tensor(dims, required_dtype(ctx)?))
 }
 
+/// as_strided: `size` gives the shape, the input's dtype carries over.
+pub fn as_strided(ctx: &InferCtx) -> Res {
+    let x = tensor(ctx, 0)?;
+    let dims: Vec<Dim> = exprs_attr(ctx, "size")?.into_iter().map(|e| expr_dim(Some(e))).collect();
+    if exprs_attr(ctx, "stride")?.len() != dims.len() {
+        return Err("size and stride must have the same length".into());
+    }
+    one(Type::tensor(dims, x.dtype))
+}
+
 pub fn full_like(ctx: &InferCtx) -> Res {
     let x = tensor(ctx, 0)?;
     one(Type::tensor(x.dims.clone(), dtype_attr(ctx, "dtype").unwrap_or(x.dtype)))

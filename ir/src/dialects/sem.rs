@@ -261,6 +261,7 @@ pub static OPS: &[OpDef] = &[
     op("sem.repeat", "tile along each dim", &[SELF], &[R], &[req("repeats", IntArray)], repeat),
     op("sem.squeeze", "drop size-1 dims (the listed ones, or all)", &[SELF], &[R], &[opt("dim", IntOrList)], squeeze),
     op("sem.unsqueeze", "insert a size-1 dim", &[SELF], &[R], &[req("dim", Int)], unsqueeze),
+    op("sem.as_strided", "a view with explicit size, strides and storage offset", &[SELF], &[R], &[req("size", IntArray), req("stride", IntArray), opt("storage_offset", IntOrSym)], as_strided),
     op("sem.flip", "reverse along dims", &[SELF], &[R], &[req("dims", IntArray)], same_as_operand0),
     op("sem.slice", "self[start:end:step] along dim", &[SELF], &[R], SLICE_ATTRS, slice),
     op("sem.select", "self[index] along dim (drops the dim)", &[SELF], &[R], &[req("dim", Int), req("index", IntOrSym)], select),

@@ -24,7 +24,7 @@ MIN_RUST := 1.80
 # and maturin keep invalidating each other's pyo3 build.
 export PYO3_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
+.PHONY: develop-release setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
 
 # ---- setup -----------------------------------------------------------------
 
@@ -70,6 +70,10 @@ build: rust-check venv
 develop: venv build
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop -m python/Cargo.toml
 
+# The same with optimisations: what latency figures (demo, bench) need.
+develop-release: venv
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -m python/Cargo.toml
+
 # ---- tests -----------------------------------------------------------------
 
 test:
@@ -88,8 +92,9 @@ pytest: develop
 
 # ---- demo and benchmarks ----------------------------------------------------
 
-# GPT-2 greedy generation on Genie's embedded runtime, checked against eager.
-demo: develop
+# GPT-2 greedy generation on Genie's embedded runtime, checked against eager
+# (an optimised build: the demo prints latencies).
+demo: develop-release
 	$(VENV)/bin/python examples/gpt2_generate.py
 
 # The IR side: genie-opt over an example block, phase by phase.
@@ -113,8 +118,8 @@ demo-ir: rust-check
 bench: rust-check venv
 	cargo bench $(JOBS) -p genie-benches
 	python3 benches/compare_mlir.py
-	@# Compile-time figures need the extension built with optimisations.
-	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release -m python/Cargo.toml
+	@# Compile-time and latency figures need the extension built with optimisations.
+	@$(MAKE) --no-print-directory develop-release
 	$(VENV)/bin/python benches/compile_time.py
 	$(VENV)/bin/python benches/runtime_latency.py
 

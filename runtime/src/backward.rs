@@ -496,10 +496,7 @@ mod tests {
     use super::*;
 
     fn run(src: &str, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-        let m = genie_ir::parse_module(src, "t.mlir").map_err(|d| d.to_string())?;
-        genie_ir::verify(&m).map_err(|d| d.to_string())?;
-        let plan = genie_codegen::compile_module(&m)?.remove(0);
-        crate::Executable::load(plan)?.run(inputs)
+        crate::load_source(src)?.run(inputs)
     }
 
     fn t(shape: &[usize], dtype: DType, v: &[f64]) -> Value {

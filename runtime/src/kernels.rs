@@ -101,6 +101,16 @@ pub(crate) fn tref(v: &Value) -> Result<&Tensor, String> {
     }
 }
 
+/// Optional per-channel (or per-element) parameter `i` of a norm op: None
+/// when absent, its values when it holds exactly `n` of them.
+fn norm_param(args: &[Value], i: usize, n: usize, what: &str) -> Result<Option<Vec<f64>>, String> {
+    match args.get(i) {
+        Some(Value::Tensor(t)) if t.numel() == n => Ok(Some(t.to_f64())),
+        Some(Value::Tensor(t)) => Err(format!("{what} parameter #{i} of shape {:?} where {n} values are needed", t.shape)),
+        _ => Ok(None),
+    }
+}
+
 pub(crate) fn one(t: Tensor) -> R {
     Ok(vec![Value::Tensor(t)])
 }
@@ -530,9 +540,9 @@ fn flip(ctx: &Ctx, args: &[Value]) -> R {
     let n = t.numel();
     let index = (0..n).map(|i| {
         let mut src = 0;
-        for d in 0..rank {
-            let k = (i / st[d]) % t.shape[d];
-            src += if dims.contains(&d) { t.shape[d] - 1 - k } else { k } * st[d];
+        for (d, (&s, &n)) in st.iter().zip(&t.shape).enumerate() {
+            let k = (i / s) % n;
+            src += if dims.contains(&d) { n - 1 - k } else { k } * s;
         }
         src
     });
@@ -622,12 +632,7 @@ fn group_norm(ctx: &Ctx, args: &[Value]) -> R {
     }
     let (n, c) = (x.shape[0], x.shape[1]);
     let inner: usize = x.shape[2..].iter().product();
-    let param = |i: usize| match args.get(i) {
-        Some(Value::Tensor(t)) if t.numel() == c => Ok(Some(t.to_f64())),
-        Some(Value::Tensor(t)) => Err(format!("group norm parameter of shape {:?} for {c} channels", t.shape)),
-        _ => Ok(None),
-    };
-    let (w, b) = (param(1)?, param(2)?);
+    let (w, b) = (norm_param(args, 1, c, "group norm")?, norm_param(args, 2, c, "group norm")?);
     let v = x.to_f64();
     let per_group = c / groups * inner;
     let mut out = vec![0.0; v.len()];
@@ -956,7 +961,8 @@ fn layer_norm_rows_f32(x: &[f32], inner: usize, w: Option<&[f32]>, b: Option<&[f
     let rows = x.len() / inner.max(1);
     let mut out = vec![0f32; x.len()];
     let mut stats = vec![(0.0, 0.0); rows];
-    let row = |((src, dst), st): ((&[f32], &mut [f32]), &mut (f64, f64))| {
+    type Row<'a> = ((&'a [f32], &'a mut [f32]), &'a mut (f64, f64));
+    let row = |((src, dst), st): Row| {
         let mean = sum_f32(src) / inner as f32;
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = (v - mean) * (v - mean);
@@ -986,12 +992,7 @@ fn layer_norm(ctx: &Ctx, args: &[Value]) -> R {
     if x.shape[lead..].iter().map(|&n| n as i64).ne(norm.iter().copied()) {
         return Err(format!("normalized_shape {norm:?} does not match input {:?}", x.shape));
     }
-    let param = |i: usize| match args.get(i) {
-        Some(Value::Tensor(t)) if t.numel() == inner => Ok(Some(t.to_f64())),
-        Some(Value::Tensor(t)) => Err(format!("layer norm parameter of shape {:?} for rows of {inner}", t.shape)),
-        _ => Ok(None),
-    };
-    let (w, b) = (param(1)?, param(2)?);
+    let (w, b) = (norm_param(args, 1, inner, "layer norm")?, norm_param(args, 2, inner, "layer norm")?);
     let xc = x.contiguous();
     let d = ctx.out_dtype(0)?;
     let f32_param = |i: usize| match args.get(i) {
@@ -1027,11 +1028,7 @@ fn batch_norm_inference(ctx: &Ctx, args: &[Value]) -> R {
         return Err(format!("batch norm needs an input with a channel dim, got {:?}", x.shape));
     }
     let c = x.shape[1];
-    let param = |i: usize| match args.get(i) {
-        Some(Value::Tensor(t)) if t.numel() == c => Ok(Some(t.to_f64())),
-        Some(Value::Tensor(t)) => Err(format!("batch norm parameter #{i} of shape {:?} for {c} channels", t.shape)),
-        _ => Ok(None),
-    };
+    let param = |i: usize| norm_param(args, i, c, "batch norm");
     let (w, b) = (param(1)?, param(2)?);
     let (mean, var) = (param(3)?.ok_or("batch norm without running mean")?, param(4)?.ok_or("batch norm without running var")?);
     let eps = ctx.float("eps").unwrap_or(1e-5);
@@ -1136,7 +1133,7 @@ fn max_pool_plane_f32(plane: &[f32], g: &Pool, out: &mut [f32], idx: &mut [i64])
         // First tap index inside the image, its coordinate, and the tap count.
         let start = (o * s) as isize - p as isize;
         let first = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
-        let last = (0..k).rev().find(|&t| start + (t * d) as isize <= n as isize - 1).map_or(0, |t| t + 1);
+        let last = (0..k).rev().find(|&t| start + ((t * d) as isize) < n as isize).map_or(0, |t| t + 1);
         (first, (start + (first * d) as isize).max(0) as usize, last.saturating_sub(first))
     };
     for y in 0..g.ho {

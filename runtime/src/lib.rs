@@ -111,7 +111,7 @@ impl Executable {
     pub fn profile(&self) -> Vec<(String, u64, Duration)> {
         let Some(p) = &self.profile else { return vec![] };
         let mut v: Vec<_> = p.lock().map(|m| m.iter().map(|(k, &(n, t))| (k.clone(), n, t)).collect()).unwrap_or_default();
-        v.sort_by(|a, b| b.2.cmp(&a.2));
+        v.sort_by_key(|e| std::cmp::Reverse(e.2));
         v
     }
 
@@ -226,16 +226,22 @@ fn bind(ty: &Type, v: &Value, env: &mut SymEnv) -> Result<(), String> {
     }
 }
 
+/// Test helper: parses, verifies and compiles `src` like a captured graph,
+/// round-trips the plan through bytecode and loads it.
+#[cfg(test)]
+pub(crate) fn load_source(src: &str) -> Result<Executable, String> {
+    let m = genie_ir::parse_module(src, "t.mlir").map_err(|d| d.to_string())?;
+    genie_ir::verify(&m).map_err(|d| d.to_string())?;
+    let plan = genie_codegen::compile_module(&m)?.remove(0);
+    Executable::load(genie_codegen::decode(&genie_codegen::encode(&plan)).map_err(|e| e.to_string())?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn run(src: &str, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-        let m = genie_ir::parse_module(src, "t.mlir").map_err(|d| d.to_string())?;
-        genie_ir::verify(&m).map_err(|d| d.to_string())?;
-        let plan = genie_codegen::compile_module(&m)?.remove(0);
-        let plan = genie_codegen::decode(&genie_codegen::encode(&plan)).map_err(|e| e.to_string())?;
-        let mut exe = Executable::load(plan)?;
+        let mut exe = load_source(src)?;
         exe.bind("bias", Tensor::from_vec(vec![2], vec![0.5f32, -100.0])?)?;
         exe.run(inputs)
     }

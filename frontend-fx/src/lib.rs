@@ -110,6 +110,11 @@ pub fn import_graph(json: &str) -> Result<Module> {
     let inputs = array(&g, "inputs")?;
     let input_types: Vec<Type> = inputs.iter().map(|i| parse_type(field(i, "type")?)).collect::<Result<_>>()?;
     let (f, entry) = Builder::function(&mut m, name, input_types, vec![]);
+    // Parameters and buffers: the planner keeps them resident.
+    let weights: Vec<Attribute> = inputs.iter().enumerate().filter(|(_, i)| i.get("weight").and_then(Value::as_bool) == Some(true)).map(|(k, _)| Attribute::int(k as i64)).collect();
+    if !weights.is_empty() {
+        m.op_mut(f).attrs.set("genie.weight_args", Attribute::Array(weights));
+    }
     let mut imp = Importer { m: &mut m, entry, values: FxHashMap::default() };
     for (i, input) in inputs.iter().enumerate() {
         let n = str_field(input, "name")?;
@@ -424,6 +429,14 @@ mod tests {
         assert!(text.contains("sem.add %arg0, %arg0 {alpha = 1, sem.module_class = \"Block\"} : tensor<s0x4xf32> loc(\"block.0\"(\"model.py\":7:0))"), "{text}");
         assert!(text.contains("sem.view %0 {size = [-1]} : tensor<?xf32>"), "{text}");
         assert!(text.contains("genie.symbols = {s0 = [2, 64]}"), "{text}");
+    }
+
+    #[test]
+    fn weight_inputs_are_listed_on_the_function() {
+        let json = ADD.replace(r#""inputs": [{"name": "x","#, r#""inputs": [{"name": "x", "weight": true,"#);
+        let text = genie_ir::print_module(&import_graph(&json).unwrap(), false);
+        assert!(text.contains("genie.weight_args = [0]"), "{text}");
+        assert!(!genie_ir::print_module(&import_graph(ADD).unwrap(), false).contains("genie.weight_args"));
     }
 
     #[test]

@@ -7,7 +7,7 @@ module only reads the graph; the mapping onto ``sem`` ops lives in the Rust
 crate ``frontend-fx``, so Python and Rust agree on one format:
 
     {"version": 1, "name": "forward", "symbols": {"s0": [2, 1024]},
-     "inputs":  [{"name": "arg0_1", "type": TYPE}],
+     "inputs":  [{"name": "arg0_1", "type": TYPE, "weight": true}],
      "nodes":   [{"name": "add", "op": "aten::add.Tensor",
                   "args": [{"name": "self", "type": "Tensor",
                             "default": false, "value": VALUE}, …],
@@ -21,7 +21,8 @@ in Genie's syntax (``"s0 * 12"``) or ``"?"``. VALUE is ``{"ref": name,
 as strings), ``{"bool": b}``, ``{"str": s}``, ``{"dtype": "f32"}``,
 ``{"sym": "s0 + 1"}``, ``{"list": [VALUE, …]}``, ``null``, or
 ``{"ignored": "…"}`` for placement arguments (device, layout, …) that the
-runtime decides.
+runtime decides. ``"weight": true`` marks an input that holds a parameter or
+buffer (the importer lists those in the function's ``genie.weight_args``).
 """
 
 from __future__ import annotations
@@ -234,11 +235,14 @@ class _Exporter:
             return out
         return [{"name": f"arg{i}", "type": "Scalar", "default": False, "value": self.value(v)} for i, v in enumerate(node.args)]
 
-    def export(self, name: str) -> Dict[str, Any]:
+    def export(self, name: str, weights: frozenset = frozenset()) -> Dict[str, Any]:
         inputs, nodes, outputs = [], [], []
         for node in self.gm.graph.nodes:
             if node.op == "placeholder":
-                inputs.append({"name": node.name, "type": _type(node.meta.get("val"))})
+                entry = {"name": node.name, "type": _type(node.meta.get("val"))}
+                if len(inputs) in weights:
+                    entry["weight"] = True
+                inputs.append(entry)
             elif node.op == "call_function" and node.target is operator.getitem:
                 src, idx = node.args
                 self.projections[node.name] = (src.name, idx)
@@ -365,6 +369,18 @@ def op_name(target) -> str:
     return f"python::{name}"
 
 
-def export_graph(gm: torch.fx.GraphModule, name: str = "forward") -> str:
-    """The graph in Genie's exchange format, as JSON text."""
-    return json.dumps(_Exporter(gm).export(name))
+def export_graph(gm: torch.fx.GraphModule, name: str = "forward", weights=()) -> str:
+    """The graph in Genie's exchange format, as JSON text; ``weights`` are the
+    indices of inputs holding parameters or buffers."""
+    return json.dumps(_Exporter(gm).export(name, frozenset(weights)))
+
+
+def weight_inputs(kind: str) -> List[int]:
+    """Indices of the graph inputs aot_autograd knows to be parameters or
+    buffers (its static inputs), for the graph being compiled now. Only
+    forward and inference graphs: the indices describe the forward's inputs."""
+    if kind == "backward":
+        return []
+    ctx = torch._guards.TracingContext.try_get()
+    meta = getattr(ctx, "fw_metadata", None)
+    return list(getattr(meta, "static_input_indices", None) or [])

@@ -23,7 +23,7 @@ from typing import Any, Callable, List, Optional
 import torch
 
 from ._genie import Executable, IRError, Module, import_fx
-from .fx_export import ExportError, _fetch_attr, export_graph
+from .fx_export import ExportError, _fetch_attr, export_graph, weight_inputs
 
 log = logging.getLogger("genie")
 
@@ -96,7 +96,7 @@ class Capture:
 
         def compile_fn(gm: torch.fx.GraphModule, example_inputs):
             try:
-                text = export_graph(gm, kind)
+                text = export_graph(gm, kind, weight_inputs(kind))
                 module = import_fx(text)
             except Exception as e:  # noqa: BLE001 - reported or re-raised below
                 if self.collect_errors:

@@ -104,3 +104,23 @@ def test_every_graph_compiles_to_a_plan(captured):
             for plan in m.to_plans():
                 text = genie.disassemble(plan)
                 assert text.startswith(f"plan @{g.kind} v1.0"), text[:80]
+
+
+def test_parameters_are_marked_as_weights(captured):
+    """Forward and inference graphs list their parameter inputs in
+    `genie.weight_args`; the plan gives those values the weight role."""
+    cap = captured["gpt2/inference"]
+    (g,) = [g for g in cap.graphs if g.kind == "inference"]
+    params = sum(1 for _ in aten_census.gpt2().parameters())
+    text = g.module.print()
+    weights = text.split("genie.weight_args = [", 1)[1].split("]", 1)[0].split(",")
+    # GPT-2's LM head shares the token embedding: one input for both.
+    assert len(weights) >= params - 1, (len(weights), params)
+    inputs = len([n for n in g.fx.graph.nodes if n.op == "placeholder"])
+    assert len(weights) < inputs  # the token ids are not weights
+    m = genie.parse(text)
+    m.run_passes(SEM_PIPELINE)
+    assert " weight " in genie.disassemble(m.to_plans()[0])
+    for g in cap.graphs:
+        if g.kind == "backward":
+            assert "genie.weight_args" not in g.module.print()

@@ -8,7 +8,8 @@ eager PyTorch returns. It is the front half of the ``genie`` backend, usable on
 its own to inspect or dump what Genie sees.
 
 ``GENIE_DUMP_DIR=<dir>`` writes, for each captured graph ``<n>_<kind>``: the
-imported IR (``.mlir``), the IR after the ``sem`` phase (``.sem.mlir``, what
+imported IR (``.mlir``), the IR after the ``sem`` and ``exec`` phases
+(``.sem.mlir``, ``.exec.mlir``; the first is what
 ``genie-opt <n>_<kind>.mlir --compile-to=sem`` prints) and the plan's
 disassembly (``.plan.txt``), so ``genie-opt`` can replay any step.
 """
@@ -177,8 +178,10 @@ class Capture:
         text = module.print()
         sem = parse(text, f"{stem}.mlir")
         sem.run_passes(SEM_PIPELINE)
-        plans = "".join(disassemble(p) for p in sem.to_plans())
-        for suffix, content in ((".mlir", text), (".sem.mlir", sem.print()), (".plan.txt", plans)):
+        exe = parse(sem.print(), f"{stem}.sem.mlir")
+        exe.run_passes("genie-lower-to-exec")
+        plans = "".join(disassemble(p) for p in exe.to_plans())
+        for suffix, content in ((".mlir", text), (".sem.mlir", sem.print()), (".exec.mlir", exe.print()), (".plan.txt", plans)):
             with open(os.path.join(self.dump_dir, stem + suffix), "w", encoding="utf-8") as f:
                 f.write(content)
 

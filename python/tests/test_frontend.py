@@ -86,7 +86,7 @@ def test_dump_dir(tmp_path, monkeypatch):
     with torch.no_grad():
         genie.capture(torch.nn.Linear(4, 2), torch.randn(3, 4))
     dumps = sorted(os.listdir(tmp_path))
-    assert dumps == ["000_inference.mlir", "000_inference.plan.txt", "000_inference.sem.mlir"]
+    assert dumps == ["000_inference.exec.mlir", "000_inference.mlir", "000_inference.plan.txt", "000_inference.sem.mlir"]
     text = (tmp_path / "000_inference.mlir").read_text()
     assert "sem.addmm" in text
     genie.parse(text).verify()
@@ -94,6 +94,9 @@ def test_dump_dir(tmp_path, monkeypatch):
     sem.run_passes(SEM_PIPELINE)
     assert (tmp_path / "000_inference.sem.mlir").read_text() == sem.print()
     assert (tmp_path / "000_inference.plan.txt").read_text().startswith("plan @inference v1.0")
+    sem.run_passes("genie-lower-to-exec")
+    assert (tmp_path / "000_inference.exec.mlir").read_text() == sem.print()
+    assert "exec.launch" in sem.print() and "exec.resident" in sem.print()
 
 
 def test_every_graph_compiles_to_a_plan(captured):

@@ -8,6 +8,8 @@
 //! symbols from the inputs, checks every input against the plan's types,
 //! runs the instructions in order and drops each value after its last use.
 //!
+//! Kernels come from a [`Backend`] (the CPU one by default).
+//!
 //! Tensors are immutable and shared: views and same-type copies cost
 //! nothing. An output that shares memory with an input or a constant is
 //! copied on the way out, so callers never receive an alias they did not
@@ -31,7 +33,43 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 pub use tensor::{Elem, Storage, Tensor, Value};
 
+/// What the interpreter needs from a device: kernels for ops, and moving
+/// tensors between the host and the device's memory. The CPU backend is the
+/// only one today; a CUDA backend implements the same three calls.
+pub trait Backend: Send + Sync {
+    /// The device as plans and messages name it ("cpu").
+    fn device(&self) -> &'static str;
+    /// The kernel running `op` with `attrs`, or why this backend cannot.
+    fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String>;
+    /// A host tensor (input or constant) as the device's kernels read it.
+    fn to_device(&self, t: Tensor) -> Result<Tensor, String>;
+    /// A result as the host reads it.
+    fn to_host(&self, t: Tensor) -> Result<Tensor, String>;
+}
+
+/// Kernels on the host: tensors stay where they are (no copies).
+pub struct Cpu;
+
+impl Backend for Cpu {
+    fn device(&self) -> &'static str {
+        "cpu"
+    }
+
+    fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
+        kernels::kernel_with(op, attrs)
+    }
+
+    fn to_device(&self, t: Tensor) -> Result<Tensor, String> {
+        Ok(t)
+    }
+
+    fn to_host(&self, t: Tensor) -> Result<Tensor, String> {
+        Ok(t)
+    }
+}
+
 pub struct Executable {
+    backend: Arc<dyn Backend>,
     plan: Plan,
     kernels: Vec<Kernel>,
     /// Per instruction: its attributes and result types.
@@ -46,9 +84,14 @@ pub struct Executable {
 }
 
 impl Executable {
-    /// Resolves kernels for every instruction; fails naming the first op the
-    /// CPU backend cannot run.
+    /// Loads `plan` on the CPU backend.
     pub fn load(plan: Plan) -> Result<Executable, String> {
+        Executable::load_on(plan, Arc::new(Cpu))
+    }
+
+    /// Resolves kernels for every instruction on `backend`; fails naming the
+    /// first op it cannot run.
+    pub fn load_on(plan: Plan, backend: Arc<dyn Backend>) -> Result<Executable, String> {
         let mut kernels = Vec::with_capacity(plan.code.len());
         let mut attrs = Vec::with_capacity(plan.code.len());
         let mut results = Vec::with_capacity(plan.code.len());
@@ -58,7 +101,7 @@ impl Executable {
             let Some(Attribute::Dict(a)) = plan.attrs.get(ins.attrs as usize) else {
                 return Err(format!("instruction {pc}: attributes are not a dictionary"));
             };
-            kernels.push(kernels::kernel_with(name, a)?);
+            kernels.push(backend.kernel(name, a)?);
             if let (true, Some(Attribute::DenseResource { handle, ty })) = (is_constant(&plan, pc), a.get("value")) {
                 constants.insert(handle.clone(), ((**ty).clone(), None));
             }
@@ -79,7 +122,7 @@ impl Executable {
                 }
             }
         }
-        Ok(Executable { plan, kernels, attrs, results, frees, constants, profile: None })
+        Ok(Executable { backend, plan, kernels, attrs, results, frees, constants, profile: None })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -98,7 +141,7 @@ impl Executable {
         if t.shape != want || t.dtype() != ty.dtype {
             return Err(format!("resource '{handle}' is {:?} {}, the plan expects {}", t.shape, t.dtype(), Type::Tensor(ty.clone())));
         }
-        *slot = Some(t);
+        *slot = Some(self.backend.to_device(t)?);
         Ok(())
     }
 
@@ -132,9 +175,13 @@ impl Executable {
         let mut borrowed: Vec<*const Storage> = vec![];
         for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
             bind(&plan.types[plan.values[id as usize].ty as usize], &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
-            if let Value::Tensor(t) = &v {
-                borrowed.push(Arc::as_ptr(t.storage()));
-            }
+            let v = match v {
+                Value::Tensor(t) => {
+                    borrowed.push(Arc::as_ptr(t.storage()));
+                    Value::Tensor(self.backend.to_device(t).map_err(|e| format!("input #{i}: {e}"))?)
+                }
+                v => v,
+            };
             slots[id as usize] = Some(v);
         }
         for (_, t) in self.constants.values() {
@@ -183,6 +230,7 @@ impl Executable {
             .iter()
             .map(|&o| match slots[o as usize].clone() {
                 Some(Value::Tensor(t)) if borrowed.contains(&Arc::as_ptr(t.storage())) => Ok(Value::Tensor(t.copied())),
+                Some(Value::Tensor(t)) => self.backend.to_host(t).map(Value::Tensor),
                 Some(v) => Ok(v),
                 None => Err(format!("output %{o} was not computed")),
             })
@@ -272,6 +320,46 @@ func.func @f(%x: tensor<s0x2xf32>, %w: tensor<2x2xf32>) -> tensor<s0x2xf32> {
         assert!(e.contains("takes 2 inputs, got 1"), "{e}");
         let e = run(LINEAR_RELU, vec![t(&[3, 3], &[0.; 9]), t(&[2, 2], &[0.; 4])]).unwrap_err();
         assert!(e.contains("input #0: expected tensor<s0x2xf32>, got shape [3, 3]"), "{e}");
+    }
+
+    /// A backend that cannot run relu and counts tensors moved to it.
+    struct NoRelu(std::sync::atomic::AtomicUsize);
+
+    impl Backend for NoRelu {
+        fn device(&self) -> &'static str {
+            "test"
+        }
+        fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
+            if op == "sem.relu" {
+                return Err(format!("{} cannot run {op}", self.device()));
+            }
+            Cpu.kernel(op, attrs)
+        }
+        fn to_device(&self, t: Tensor) -> Result<Tensor, String> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Ok(t)
+        }
+        fn to_host(&self, t: Tensor) -> Result<Tensor, String> {
+            Ok(t)
+        }
+    }
+
+    #[test]
+    fn backends_supply_kernels_and_receive_tensors() {
+        let plan = |src: &str| {
+            let m = genie_ir::parse_module(src, "t.mlir").unwrap();
+            genie_codegen::compile_module(&m).unwrap().remove(0)
+        };
+        let backend = Arc::new(NoRelu(Default::default()));
+        let e = Executable::load_on(plan(LINEAR_RELU), backend.clone()).err().unwrap();
+        assert_eq!(e, "test cannot run sem.relu");
+        let src = LINEAR_RELU.replace("  %2 = sem.relu %1 : tensor<s0x2xf32>\n  return %2", "  return %1");
+        let mut exe = Executable::load_on(plan(&src), backend.clone()).unwrap();
+        exe.bind("bias", Tensor::from_vec(vec![2], vec![0.5f32, -100.0]).unwrap()).unwrap();
+        let out = exe.run(vec![t(&[1, 2], &[1., 2.]), t(&[2, 2], &[1., 0., 0., 1.])]).unwrap();
+        assert_eq!(out, vec![t(&[1, 2], &[1.5, -98.])]);
+        // The constant and both inputs went to the device.
+        assert_eq!(backend.0.load(std::sync::atomic::Ordering::Relaxed), 3);
     }
 
     #[test]

@@ -26,6 +26,7 @@ extern "C" {
     fn cblas_dgemm(o: c_int, ta: c_int, tb: c_int, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int);
     fn cblas_sgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f32, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32, incy: c_int);
     fn cblas_dgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f64, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64, incy: c_int);
+    fn openblas_set_num_threads(n: c_int);
 }
 
 /// Fortran BLAS entry points found in the host process (PyTorch's MKL).
@@ -112,16 +113,108 @@ unsafe fn fortran_gemv<T: Elem>(f: FortranGemv<T>, t: bool, m: c_int, n: c_int, 
     unsafe { f(tchar(!t), &n, &m, &one, a, &lda, x, &incx, &beta, y, &1) }
 }
 
-/// Element types BLAS multiplies natively.
+/// Element types BLAS multiplies natively. `raw_*` call BLAS as is;
+/// `gemm`/`gemv` split large products across the runtime's rayon threads,
+/// with OpenBLAS itself single-threaded, so one thread pool serves kernels
+/// and products alike (two pools spinning on the same cores cost more than
+/// BLAS's own threading gains).
 pub trait Blas: Elem {
     /// # Safety
     /// Pointers must cover the matrices their dims and leading dims describe.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int);
+    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int);
     /// # Safety
-    /// As for `gemm`.
+    /// As for `raw_gemm`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self);
+    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self);
+
+    /// Row-major `C = alpha op(A) op(B) + beta C`.
+    ///
+    /// # Safety
+    /// As for `raw_gemm`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int) {
+        let parts = split_count(m as f64 * n as f64 * k as f64);
+        if parts == 1 {
+            return unsafe { Self::raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) };
+        }
+        let (a, b, c) = (a as usize, b as usize, c as usize);
+        let size = std::mem::size_of::<Self>();
+        // Split the longer side of C; each part is an independent product.
+        let rows = m >= n;
+        let len = if rows { m } else { n };
+        let step = (len as usize).div_ceil(parts);
+        (0..parts).into_par_iter().for_each(|p| {
+            let lo = p * step;
+            let hi = (lo + step).min(len as usize);
+            if lo >= hi {
+                return;
+            }
+            let part = (hi - lo) as c_int;
+            // SAFETY: each part reads a sub-block of A or B and writes a
+            // disjoint block of C, all inside what the caller vouched for.
+            unsafe {
+                if rows {
+                    let a_off = if ta { lo } else { lo * lda as usize };
+                    Self::raw_gemm(ta, tb, part, n, k, alpha, (a + a_off * size) as *const Self, lda, b as *const Self, ldb, beta, (c + lo * ldc as usize * size) as *mut Self, ldc);
+                } else {
+                    let b_off = if tb { lo * ldb as usize } else { lo };
+                    Self::raw_gemm(ta, tb, m, part, k, alpha, a as *const Self, lda, (b + b_off * size) as *const Self, ldb, beta, (c + lo * size) as *mut Self, ldc);
+                }
+            }
+        });
+    }
+
+    /// Row-major `y = op(A) x + beta y` with `A` of `m` rows and `n` columns.
+    ///
+    /// # Safety
+    /// As for `raw_gemm`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self) {
+        let parts = split_count(m as f64 * n as f64);
+        if parts == 1 {
+            return unsafe { Self::raw_gemv(t, m, n, a, lda, x, incx, beta, y) };
+        }
+        let (a, x, y) = (a as usize, x as usize, y as usize);
+        let size = std::mem::size_of::<Self>();
+        // Split the output: rows of A (y = A x) or its columns (y = A^T x).
+        let len = if t { n } else { m } as usize;
+        let step = len.div_ceil(parts);
+        (0..parts).into_par_iter().for_each(|p| {
+            let lo = p * step;
+            let hi = (lo + step).min(len);
+            if lo >= hi {
+                return;
+            }
+            let part = (hi - lo) as c_int;
+            // SAFETY: each part reads a block of A and writes a disjoint run of y.
+            unsafe {
+                if t {
+                    Self::raw_gemv(t, m, part, (a + lo * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
+                } else {
+                    Self::raw_gemv(t, part, n, (a + lo * lda as usize * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
+                }
+            }
+        });
+    }
+}
+
+/// How many parts a product of `work` multiply-adds is split into: one when
+/// small (or when the host's BLAS threads itself), else one per thread.
+fn split_count(work: f64) -> usize {
+    if HOST_BLAS.get().is_some() {
+        return 1;
+    }
+    // OpenBLAS must not start its own threads next to rayon's.
+    static SINGLE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a plain setter in OpenBLAS's API.
+    SINGLE.call_once(|| unsafe { openblas_set_num_threads(1) });
+    let threads = rayon::current_num_threads();
+    if threads <= 1 || work < 1.0e6 {
+        1
+    } else {
+        threads
+    }
 }
 
 fn flag(t: bool) -> c_int {
@@ -133,13 +226,13 @@ fn flag(t: bool) -> c_int {
 }
 
 impl Blas for f32 {
-    unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f32, a: *const f32, lda: c_int, b: *const f32, ldb: c_int, beta: f32, c: *mut f32, ldc: c_int) {
+    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f32, a: *const f32, lda: c_int, b: *const f32, ldb: c_int, beta: f32, c: *mut f32, ldc: c_int) {
         match HOST_BLAS.get() {
             Some(h) => unsafe { fortran_gemm(h.sgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
             None => unsafe { cblas_sgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
         }
     }
-    unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32) {
+    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32) {
         match HOST_BLAS.get() {
             Some(h) => unsafe { fortran_gemv(h.sgemv, t, m, n, a, lda, x, incx, beta, y) },
             None => unsafe { cblas_sgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },
@@ -148,13 +241,13 @@ impl Blas for f32 {
 }
 
 impl Blas for f64 {
-    unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int) {
+    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int) {
         match HOST_BLAS.get() {
             Some(h) => unsafe { fortran_gemm(h.dgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
             None => unsafe { cblas_dgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
         }
     }
-    unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64) {
+    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64) {
         match HOST_BLAS.get() {
             Some(h) => unsafe { fortran_gemv(h.dgemv, t, m, n, a, lda, x, incx, beta, y) },
             None => unsafe { cblas_dgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },

@@ -53,6 +53,10 @@ def test_gpt2_decode_with_growing_kv_cache():
             ref = model(tok, past_key_values=ref_cache, use_cache=True)
             close(out.logits, ref.logits)
             cache, ref_cache = out.past_key_values, ref.past_key_values
+            if step == 0:
+                graphs = len(cap.graphs)
+    # The cache length is symbolic: later steps reuse the decode graph.
+    assert len(cap.graphs) == graphs
     assert not cap.fallbacks, cap.fallbacks
     assert cap.runtime_calls == 4
 
@@ -237,6 +241,19 @@ def test_half_precision_models(dtype):
     # Eager rounds to the half type at its own points; the runtime computes in
     # f64 and rounds each op's result, so they agree within a few half ulps.
     torch.testing.assert_close(got, want, rtol=2e-2, atol=2e-2)
+
+
+def test_every_dtype_crosses_dlpack():
+    def f(x, y):
+        return x > y, (x * 2).to(torch.int8), x.to(torch.bfloat16), x.to(torch.float64), (x * 10).to(torch.int32)
+
+    x, y = torch.randn(5), torch.randn(5)
+    fn, cap = compiled(f)
+    got, want = fn(x, y), f(x, y)
+    assert cap.runtime_calls == 1
+    for g, w in zip(got, want):
+        assert g.dtype == w.dtype
+        assert torch.equal(g, w)
 
 
 def test_inputs_are_read_in_place_and_aliasing_follows_eager():

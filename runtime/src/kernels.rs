@@ -929,14 +929,23 @@ fn arange(ctx: &Ctx, _args: &[Value]) -> R {
     one(Tensor::from_f64(vec![v.len()], ctx.out_dtype(0)?, v)?)
 }
 
+/// Runs `row` over the rows of `x` (`inner` long) into `out`, in parallel
+/// when large; returns each row's (mean, rstd) as `row` reports them.
+fn norm_rows<T: Elem>(x: &[T], out: &mut [T], inner: usize, row: impl Fn(&[T], &mut [T]) -> (f64, f64) + Sync) -> (Vec<f64>, Vec<f64>) {
+    let mut stats = vec![(0.0, 0.0); x.len() / inner.max(1)];
+    if inner > 0 && x.len() >= 1 << 14 {
+        x.par_chunks(inner).zip(out.par_chunks_mut(inner)).zip(stats.par_iter_mut()).for_each(|((s, d), st)| *st = row(s, d));
+    } else if inner > 0 {
+        x.chunks(inner).zip(out.chunks_mut(inner)).zip(stats.iter_mut()).for_each(|((s, d), st)| *st = row(s, d));
+    }
+    stats.into_iter().unzip()
+}
+
 /// Normalises each row of `x` (contiguous, rows of `inner`), returning the
 /// output and each row's mean and reciprocal standard deviation.
 fn layer_norm_rows<T: Elem>(x: &[T], inner: usize, w: Option<&[f64]>, b: Option<&[f64]>, eps: f64) -> (Vec<T>, Vec<f64>, Vec<f64>) {
-    let rows = x.len() / inner.max(1);
     let mut out = vec![T::default(); x.len()];
-    let mut stats = vec![(0.0, 0.0); rows];
-    type Row<'a, T> = ((&'a [T], &'a mut [T]), &'a mut (f64, f64));
-    let row = |((src, dst), st): Row<T>| {
+    let (means, rstds) = norm_rows(x, &mut out, inner, |src, dst| {
         let mean = src.iter().map(|v| v.to_f64()).sum::<f64>() / inner as f64;
         let var = src.iter().map(|v| (v.to_f64() - mean).powi(2)).sum::<f64>() / inner as f64;
         let rstd = 1.0 / (var + eps).sqrt();
@@ -944,25 +953,16 @@ fn layer_norm_rows<T: Elem>(x: &[T], inner: usize, w: Option<&[f64]>, b: Option<
             let y = (v.to_f64() - mean) * rstd;
             *d = T::from_f64(y * w.map_or(1.0, |w| w[i]) + b.map_or(0.0, |b| b[i]));
         }
-        *st = (mean, rstd);
-    };
-    if inner > 0 && x.len() >= 1 << 14 {
-        x.par_chunks(inner).zip(out.par_chunks_mut(inner)).zip(stats.par_iter_mut()).for_each(row);
-    } else if inner > 0 {
-        x.chunks(inner).zip(out.chunks_mut(inner)).zip(stats.iter_mut()).for_each(row);
-    }
-    let (means, rstds) = stats.into_iter().unzip();
+        (mean, rstd)
+    });
     (out, means, rstds)
 }
 
 /// The f32 form of [`layer_norm_rows`], vectorised, statistics in f32 as
 /// PyTorch keeps them.
 fn layer_norm_rows_f32(x: &[f32], inner: usize, w: Option<&[f32]>, b: Option<&[f32]>, eps: f32) -> (Vec<f32>, Vec<f64>, Vec<f64>) {
-    let rows = x.len() / inner.max(1);
     let mut out = vec![0f32; x.len()];
-    let mut stats = vec![(0.0, 0.0); rows];
-    type Row<'a> = ((&'a [f32], &'a mut [f32]), &'a mut (f64, f64));
-    let row = |((src, dst), st): Row| {
+    let (means, rstds) = norm_rows(x, &mut out, inner, |src, dst| {
         let mean = sum_f32(src) / inner as f32;
         for (d, &v) in dst.iter_mut().zip(src) {
             *d = (v - mean) * (v - mean);
@@ -972,14 +972,8 @@ fn layer_norm_rows_f32(x: &[f32], inner: usize, w: Option<&[f32]>, b: Option<&[f
             (Some(w), Some(b)) => dst.iter_mut().zip(src).zip(w.iter().zip(b)).for_each(|((d, &v), (&w, &b))| *d = (v - mean) * rstd * w + b),
             _ => dst.iter_mut().zip(src).enumerate().for_each(|(i, (d, &v))| *d = (v - mean) * rstd * w.map_or(1.0, |w| w[i]) + b.map_or(0.0, |b| b[i])),
         }
-        *st = (mean as f64, rstd as f64);
-    };
-    if inner > 0 && x.len() >= 1 << 14 {
-        x.par_chunks(inner).zip(out.par_chunks_mut(inner)).zip(stats.par_iter_mut()).for_each(row);
-    } else if inner > 0 {
-        x.chunks(inner).zip(out.chunks_mut(inner)).zip(stats.iter_mut()).for_each(row);
-    }
-    let (means, rstds) = stats.into_iter().unzip();
+        (mean as f64, rstd as f64)
+    });
     (out, means, rstds)
 }
 

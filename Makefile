@@ -18,7 +18,7 @@ LOCK     := python/requirements.lock
 # Holds the sha256 of the lock file last installed into $(VENV).
 STAMP    := $(VENV)/.requirements.lock.sha256
 APT_PKGS := python3-venv python3-dev pkg-config mlir-19-tools llvm-19-tools libopenblas-dev
-MIN_RUST := 1.80
+MIN_RUST := 1.87
 
 # pyo3's build script and maturin must agree on the interpreter, otherwise cargo
 # and maturin keep invalidating each other's pyo3 build.

@@ -79,6 +79,8 @@ pub struct Executable {
     frees: Vec<Vec<u32>>,
     /// Constant data by resource handle, and the type the plan expects.
     constants: HashMap<String, (TensorType, Option<Tensor>)>,
+    /// Per instruction: the resource handle it reads, for constants.
+    reads_constant: Vec<Option<String>>,
     /// Per-op call counts and time, when profiling is on.
     profile: Option<Mutex<HashMap<String, (u64, Duration)>>>,
 }
@@ -96,15 +98,22 @@ impl Executable {
         let mut attrs = Vec::with_capacity(plan.code.len());
         let mut results = Vec::with_capacity(plan.code.len());
         let mut constants = HashMap::new();
+        let mut reads_constant = Vec::with_capacity(plan.code.len());
         for (pc, ins) in plan.code.iter().enumerate() {
             let name = plan.strings.get(ins.op as usize).ok_or_else(|| format!("instruction {pc}: bad op index"))?;
             let Some(Attribute::Dict(a)) = plan.attrs.get(ins.attrs as usize) else {
                 return Err(format!("instruction {pc}: attributes are not a dictionary"));
             };
             kernels.push(backend.kernel(name, a)?);
-            if let (true, Some(Attribute::DenseResource { handle, ty })) = (is_constant(&plan, pc), a.get("value")) {
-                constants.insert(handle.clone(), ((**ty).clone(), None));
-            }
+            let is_constant = name == "sem.constant" && ins.results.first().is_some_and(|&r| plan.values[r as usize].role == Role::Constant);
+            reads_constant.push(match (is_constant, a.get("value")) {
+                (false, _) => None,
+                (true, Some(Attribute::DenseResource { handle, ty })) => {
+                    constants.insert(handle.clone(), ((**ty).clone(), None));
+                    Some(handle.clone())
+                }
+                (true, _) => return Err(format!("instruction {pc}: constant without a resource")),
+            });
             attrs.push(a.clone());
             results.push(ins.results.iter().map(|&r| plan.types[plan.values[r as usize].ty as usize].clone()).collect());
         }
@@ -122,7 +131,7 @@ impl Executable {
                 }
             }
         }
-        Ok(Executable { backend, plan, kernels, attrs, results, frees, constants, profile: None })
+        Ok(Executable { backend, plan, kernels, attrs, results, frees, constants, reads_constant, profile: None })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -158,11 +167,6 @@ impl Executable {
         v
     }
 
-    /// Handles of constants not bound yet.
-    pub fn unbound(&self) -> Vec<&str> {
-        self.constants.iter().filter(|(_, (_, t))| t.is_none()).map(|(h, _)| h.as_str()).collect()
-    }
-
     /// Runs the plan on `inputs`.
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
         let plan = &self.plan;
@@ -192,10 +196,7 @@ impl Executable {
         for (pc, ins) in plan.code.iter().enumerate() {
             let op = plan.strings[ins.op as usize].as_str();
             let attrs = &self.attrs[pc];
-            let outs = if is_constant(plan, pc) {
-                let Some(Attribute::DenseResource { handle, .. }) = attrs.get("value") else {
-                    return Err(format!("instruction {pc}: constant without a resource"));
-                };
+            let outs = if let Some(handle) = &self.reads_constant[pc] {
                 let t = self.constants.get(handle).and_then(|(_, t)| t.clone()).ok_or_else(|| format!("no data bound for resource '{handle}'"))?;
                 vec![Value::Tensor(t)]
             } else {
@@ -236,11 +237,6 @@ impl Executable {
             })
             .collect()
     }
-}
-
-fn is_constant(plan: &Plan, pc: usize) -> bool {
-    let ins = &plan.code[pc];
-    plan.strings[ins.op as usize] == "sem.constant" && ins.results.first().is_some_and(|&r| plan.values[r as usize].role == Role::Constant)
 }
 
 /// Checks an input against its plan type and binds its symbolic dims.

@@ -550,10 +550,6 @@ impl fmt::Debug for Tensor {
     }
 }
 
-pub fn unsupported_dtype(d: DType) -> String {
-    format!("the CPU backend does not support {d} tensors")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

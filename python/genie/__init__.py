@@ -19,11 +19,13 @@ backend="genie")`` compiles them to plans and runs them on the embedded CPU
 runtime (see ``genie.backend`` for what runs today).
 """
 
-from ._genie import IRError, Module, __version__, disassemble, import_fx, list_ops, list_passes, parse
+from ._genie import IRError, Module, RemoteError, __version__, disassemble, import_fx, list_ops, list_passes, parse
 
 __all__ = [
     "IRError",
     "Module",
+    "RemoteError",
+    "RemoteTensor",
     "UnsupportedOpError",
     "__version__",
     "backend",
@@ -33,6 +35,7 @@ __all__ = [
     "list_ops",
     "list_passes",
     "parse",
+    "stats",
 ]
 
 
@@ -42,11 +45,23 @@ def __getattr__(name):
         from . import backend
 
         return backend
+    if name == "RemoteTensor":
+        from .remote import RemoteTensor
+
+        return RemoteTensor
     if name == "UnsupportedOpError":
         from .graph_capture import UnsupportedOpError
 
         return UnsupportedOpError
     raise AttributeError(f"module 'genie' has no attribute {name!r}")
+
+
+def stats():
+    """What crossed the network to remote runtimes, cumulative for this
+    process (see ``genie.remote.stats``); zeros when nothing ran remotely."""
+    from .remote import stats as _stats
+
+    return _stats()
 
 
 def capture(fn, *args, dynamic=None, **kwargs):

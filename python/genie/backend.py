@@ -25,9 +25,13 @@ __all__ = ["genie", "UnsupportedOpError"]
 
 
 def genie(gm, example_inputs, options=None):
+    from .remote import remote_url
+
     opts = dict(options or {})
-    unknown = set(opts) - {"fallback"}
+    known = {"fallback", "remote", "token", "token_file", "timeout"}
+    unknown = set(opts) - known
     if unknown:
-        raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: fallback)")
-    cap = Capture(execute=True, fallback=opts.get("fallback", "eager"))
+        raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: {', '.join(sorted(known))})")
+    remote = opts if remote_url(opts) else None
+    cap = Capture(execute=True, fallback=opts.get("fallback", "eager"), remote=remote)
     return cap.backend()(gm, example_inputs)

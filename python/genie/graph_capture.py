@@ -71,7 +71,12 @@ class Capture:
     """A torch.compile backend that imports every graph it is given."""
 
     def __init__(
-        self, dump_dir: Optional[str] = None, collect_errors: bool = False, execute: bool = False, fallback: str = "eager"
+        self,
+        dump_dir: Optional[str] = None,
+        collect_errors: bool = False,
+        execute: bool = False,
+        fallback: str = "eager",
+        remote: Optional[dict] = None,
     ):
         self.graphs: List[CapturedGraph] = []
         self.dump_dir = dump_dir if dump_dir is not None else os.environ.get("GENIE_DUMP_DIR")
@@ -91,6 +96,9 @@ class Capture:
         # The loaded plans, one per graph run on the runtime (for profiling).
         self.executables: List[Executable] = []
         self.profile = os.environ.get("GENIE_PROFILE") == "1"
+        # With a remote (options {"remote": url} or GENIE_REMOTE), plans run
+        # on that server (see genie.remote); otherwise in this process.
+        self.remote = remote
 
     def _compiler(self, kind: str) -> Callable:
         from functorch.compile import make_boxed_func
@@ -112,14 +120,14 @@ class Capture:
             if self.dump_dir:
                 self._dump(f"{len(self.graphs) - 1:03d}_{kind}", module)
             if self.execute:
-                runner = self._runner(gm, module)
+                runner = self._runner(gm, module, weight_inputs(kind))
                 if runner is not None:
                     return make_boxed_func(runner)
             return make_boxed_func(gm.forward)
 
         return compile_fn
 
-    def _runner(self, gm: torch.fx.GraphModule, module: Module):
+    def _runner(self, gm: torch.fx.GraphModule, module: Module, weights=()):
         """A callable running the graph's plan, or None to stay eager."""
         from ._genie import parse
 
@@ -131,6 +139,8 @@ class Capture:
                 why, where = missing[0]
                 raise UnsupportedOpError(f"{why} (at {where})")
             (plan,) = sem.to_plans()
+            if self.remote is not None:
+                return self._remote_runner(gm, plan, weights)
             exe = Executable(plan)
             exe.set_profiling(self.profile)
             self.executables.append(exe)
@@ -148,6 +158,28 @@ class Capture:
                     exe.bind(handle, _fetch_attr(gm, targets[handle]).detach())
                 bound.append(True)
             outs = exe.run(args)
+            self.runtime_calls += 1
+            return outs
+
+        return run
+
+    def _remote_runner(self, gm: torch.fx.GraphModule, plan: bytes, weights) -> Callable:
+        from . import remote
+
+        conn = remote.connection(self.remote)
+        targets = {t.replace(".", "_"): t for t in (node.target for node in gm.graph.nodes if node.op == "get_attr")}
+        handles = Executable(plan).constants()
+        (out,) = [n for n in gm.graph.nodes if n.op == "output"]
+        outputs = out.args[0]
+        num_outputs = len(outputs) if isinstance(outputs, (list, tuple)) else 1
+
+        def constants():
+            return {h: _fetch_attr(gm, targets[h]).detach() for h in handles}
+
+        remote_plan = remote.RemotePlan(conn, plan, weights, constants, num_outputs)
+
+        def run(*args):
+            outs = remote_plan(*args)
             self.runtime_calls += 1
             return outs
 

@@ -10,6 +10,7 @@ use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
+mod remote;
 mod runtime;
 use runtime::{blas_provider, use_host_blas, Executable};
 
@@ -142,5 +143,9 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(disassemble, m)?)?;
     m.add_function(wrap_pyfunction!(use_host_blas, m)?)?;
     m.add_function(wrap_pyfunction!(blas_provider, m)?)?;
+    m.add_class::<remote::RemoteClient>()?;
+    m.add("RemoteError", m.py().get_type::<remote::RemoteError>())?;
+    m.add_function(wrap_pyfunction!(remote::tensor_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(remote::plan_hash, m)?)?;
     Ok(())
 }

@@ -25,7 +25,7 @@ pub struct Executable {
     inner: genie_runtime::Executable,
 }
 
-fn torch_dtype(name: &str) -> Option<DType> {
+pub(crate) fn torch_dtype(name: &str) -> Option<DType> {
     Some(match name {
         "torch.float32" => DType::F32,
         "torch.float64" => DType::F64,
@@ -42,7 +42,7 @@ fn torch_dtype(name: &str) -> Option<DType> {
 }
 
 /// A torch CPU tensor as a runtime tensor over the same memory.
-fn borrow_tensor(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
+pub(crate) fn borrow_tensor(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let dtype_name = obj.getattr("dtype")?.str()?.to_string();
     let dtype = torch_dtype(&dtype_name).ok_or_else(|| ir_error(format!("the CPU backend does not support {dtype_name} tensors")))?;
     if !obj.getattr("is_cpu")?.extract::<bool>()? {
@@ -163,7 +163,7 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
 }
 
 /// A runtime tensor as a torch tensor over the same memory.
-fn export_tensor(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
+pub(crate) fn export_tensor(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
     static FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let from_dlpack = FROM_DLPACK.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import("torch.utils.dlpack")?.getattr("from_dlpack")?.unbind()) })?;
     let size = t.dtype().byte_size();

@@ -153,6 +153,14 @@ pub enum Value {
     None,
 }
 
+/// The bytes of a word buffer (see [`Tensor::word_buffer`]).
+pub fn words_as_bytes(words: &mut [u64], bytes: usize) -> &mut [u8] {
+    assert!(bytes <= words.len() * 8, "{bytes} bytes do not fit {} words", words.len());
+    // SAFETY: u64 has no invalid bit patterns and a stricter alignment than
+    // u8; the slice covers memory the words own.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), bytes) }
+}
+
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }
@@ -476,11 +484,70 @@ impl Tensor {
 
     /// Raw little-endian bytes in row-major order (bools as one byte each).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let c = self.contiguous();
+        self.contiguous().contiguous_bytes().expect("contiguous() makes a contiguous tensor").to_vec()
+    }
+
+    /// The bytes of a contiguous tensor, in row-major order; `None` for a
+    /// strided view (call [`Tensor::contiguous`] first). No copy.
+    pub fn contiguous_bytes(&self) -> Option<&[u8]> {
+        if !self.is_contiguous() {
+            return None;
+        }
+        if self.numel() == 0 {
+            // Empty tensors may have a null data pointer.
+            return Some(&[]);
+        }
         let size = self.dtype.byte_size();
-        // SAFETY: bounds were checked when the view was made.
-        let raw = unsafe { std::slice::from_raw_parts(c.storage.ptr, c.storage.bytes) };
-        raw[c.offset * size..(c.offset + c.numel()) * size].to_vec()
+        // SAFETY: bounds were checked when the view was made; contiguous
+        // means the elements are the `numel` ones from `offset` on.
+        let raw = unsafe { std::slice::from_raw_parts(self.storage.ptr, self.storage.bytes) };
+        Some(&raw[self.offset * size..(self.offset + self.numel()) * size])
+    }
+
+    /// A new contiguous tensor whose bytes `fill` writes (e.g. straight
+    /// from a socket). Bool data must be 0 or 1.
+    pub fn filled_by(dtype: DType, shape: Vec<usize>, fill: impl FnOnce(&mut [u8]) -> Result<(), String>) -> Result<Tensor, String> {
+        if dtype == DType::I1 {
+            // Bytes are checked before they become `bool`s.
+            let mut raw = vec![0u8; numel(&shape)];
+            fill(&mut raw)?;
+            if raw.iter().any(|&b| b > 1) {
+                return Err("bool data holds bytes other than 0 and 1".into());
+            }
+            return Tensor::from_vec(shape, raw.into_iter().map(|b| b == 1).collect::<Vec<bool>>());
+        }
+        with_elem!(dtype, T => {
+            let mut v = vec![T::default(); numel(&shape)];
+            let bytes = std::mem::size_of_val(v.as_slice());
+            // SAFETY: the buffer holds exactly `bytes` initialised bytes, and
+            // every bit pattern is a valid `T` for the non-bool dtypes.
+            let raw = unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), bytes) };
+            fill(raw)?;
+            Tensor::from_vec(shape, v)
+        })
+    }
+
+    /// A buffer for `bytes` bytes of tensor data, aligned for every dtype;
+    /// fill it through [`words_as_bytes`], then wrap it with
+    /// [`Tensor::from_words`]. For readers that cannot take a closure
+    /// (async IO).
+    pub fn word_buffer(bytes: usize) -> Vec<u64> {
+        vec![0u64; bytes.div_ceil(8)]
+    }
+
+    /// A contiguous tensor over `words` (its first `numel * size` bytes,
+    /// host byte order), without copying; bool data is checked.
+    pub fn from_words(words: Vec<u64>, dtype: DType, shape: Vec<usize>) -> Result<Tensor, String> {
+        let bytes = numel(&shape) * dtype.byte_size();
+        if bytes > words.len() * 8 {
+            return Err(format!("a {dtype} tensor of shape {shape:?} needs {bytes} bytes, the buffer holds {}", words.len() * 8));
+        }
+        let ptr = words.as_ptr().cast::<u8>();
+        // SAFETY: the Vec's heap buffer does not move when the Vec is boxed,
+        // stays alive as the storage's owner, and holds at least `bytes` bytes.
+        let storage = unsafe { Storage::external(ptr, bytes, Box::new(words)) };
+        let st = strides(&shape);
+        Tensor::from_storage(Arc::new(storage), dtype, shape, st, 0)
     }
 
     pub fn from_bytes(dtype: DType, shape: Vec<usize>, bytes: &[u8]) -> Result<Tensor, String> {

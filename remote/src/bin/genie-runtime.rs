@@ -1,0 +1,103 @@
+//! `genie-runtime serve`: the Genie runtime daemon (see `genie_remote::server`).
+
+use clap::{Arg, Command};
+use genie_remote::server::{serve, Config};
+use std::time::Duration;
+
+fn parse_bytes(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("'{s}' is not a size (examples: 8GiB, 512MiB, 1000000)"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1000_000_000,
+        "gib" => 1 << 30,
+        "t" | "tb" => 1000_000_000_000,
+        "tib" => 1 << 40,
+        u => return Err(format!("unknown size unit '{u}' in '{s}' (use B, KiB, MiB, GiB, TiB, or KB, MB, GB, TB)")),
+    };
+    Ok((n * scale as f64) as u64)
+}
+
+fn main() {
+    let serve_cmd = Command::new("serve")
+        .about("Serve plans to Genie clients (TCP or a Unix socket)")
+        .arg(Arg::new("listen").long("listen").default_value("127.0.0.1:7400").help("host:port, or unix:///path for a Unix socket"))
+        .arg(Arg::new("device").long("device").default_value("cpu").help("the device kernels run on (cpu)"))
+        .arg(Arg::new("memory-limit").long("memory-limit").default_value("8GiB").value_parser(parse_bytes).help("bytes of tensors and plans held at once (e.g. 8GiB)"))
+        .arg(Arg::new("auth-token-file").long("auth-token-file").help("a file holding the shared secret clients must present"))
+        .arg(Arg::new("metrics").long("metrics").help("host:port for a Prometheus /metrics endpoint"))
+        .arg(Arg::new("idle-timeout").long("idle-timeout").default_value("600").value_parser(clap::value_parser!(u64)).help("seconds a silent session lives"))
+        .arg(Arg::new("max-request").long("max-request").value_parser(parse_bytes).help("the largest payload one request may carry (default: the memory limit)"))
+        .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"));
+    let cmd = Command::new("genie-runtime").about("Genie runtime server").subcommand_required(true).subcommand(serve_cmd);
+    let m = cmd.get_matches();
+    let Some(("serve", a)) = m.subcommand() else { unreachable!("clap requires a subcommand") };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GENIE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .init();
+    let device = a.get_one::<String>("device").unwrap();
+    if device != "cpu" {
+        eprintln!("genie-runtime: error: device '{device}' is not available in this build (only 'cpu')");
+        std::process::exit(2);
+    }
+    let token = match a.get_one::<String>("auth-token-file") {
+        None => None,
+        Some(path) => match std::fs::read(path) {
+            Ok(mut t) => {
+                while t.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                    t.pop();
+                }
+                if t.is_empty() {
+                    eprintln!("genie-runtime: error: auth token file {path} is empty");
+                    std::process::exit(2);
+                }
+                Some(t)
+            }
+            Err(e) => {
+                eprintln!("genie-runtime: error: cannot read auth token file {path}: {e}");
+                std::process::exit(2);
+            }
+        },
+    };
+    let memory_limit = *a.get_one::<u64>("memory-limit").unwrap();
+    let config = Config {
+        listen: a.get_one::<String>("listen").unwrap().clone(),
+        memory_limit,
+        token,
+        metrics: a.get_one::<String>("metrics").cloned(),
+        idle_timeout: Duration::from_secs(*a.get_one::<u64>("idle-timeout").unwrap()),
+        max_payload: a.get_one::<u64>("max-request").copied().unwrap_or(memory_limit),
+    };
+    let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("genie-runtime: error: cannot start the IO runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    let result = rt.block_on(async {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::info!("signal received: shutting down");
+            let _ = tx.send(true);
+        });
+        serve(config, rx).await
+    });
+    if let Err(e) = result {
+        eprintln!("genie-runtime: error: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,352 @@
+//! A blocking client for `genie-runtime serve` (what the Python package uses).
+//!
+//! One request is in flight at a time: [`Client::call`] writes a frame with
+//! vectored IO straight from tensor memory and reads the reply's tensors
+//! straight into their new buffers. Counters in [`Stats`] say what crossed
+//! the wire.
+
+use crate::protocol::*;
+use genie_runtime::Tensor;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+/// A failure talking to the server: a refusal the server sent (with its
+/// code) or a transport problem (`code` is `None`; the connection is gone).
+#[derive(Debug, Clone)]
+pub struct RemoteError {
+    pub code: Option<ErrorCode>,
+    pub message: String,
+}
+
+impl std::fmt::Display for RemoteError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code {
+            Some(c) => write!(f, "server refused: {}: {}", c.name(), self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+type Result<T> = std::result::Result<T, RemoteError>;
+
+fn transport(message: impl Into<String>) -> RemoteError {
+    RemoteError { code: None, message: message.into() }
+}
+
+/// What crossed the wire, cumulative for this client.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Stats {
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub round_trips: u64,
+    /// Payload bytes of plans and shared tensors uploaded.
+    pub upload_bytes: u64,
+    /// Time spent in requests (writing, waiting, reading).
+    pub wire_time: Duration,
+    /// Time the server reported running plans.
+    pub server_time: Duration,
+}
+
+enum Stream {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn as_rw(&mut self) -> &mut dyn ReadWrite {
+        match self {
+            Stream::Tcp(s) => s,
+            #[cfg(unix)]
+            Stream::Unix(s) => s,
+        }
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+/// Where a server listens: `tcp://host:port`, `host:port`, or `unix:///path`.
+pub enum Endpoint {
+    Tcp(String),
+    Unix(String),
+}
+
+impl Endpoint {
+    pub fn parse(url: &str) -> Result<Endpoint> {
+        if let Some(path) = url.strip_prefix("unix://") {
+            return Ok(Endpoint::Unix(path.to_string()));
+        }
+        if let Some(rest) = url.strip_prefix("rdma://") {
+            // No RDMA data path in this build: say so and use TCP.
+            tracing::warn!("rdma://{rest}: RDMA transport unavailable ({}); falling back to TCP", crate::rdma::unavailable_reason());
+            return Ok(Endpoint::Tcp(rest.to_string()));
+        }
+        let addr = url.strip_prefix("tcp://").unwrap_or(url);
+        if addr.contains("://") {
+            return Err(transport(format!("unsupported remote address '{url}' (use tcp://host:port or unix:///path)")));
+        }
+        Ok(Endpoint::Tcp(addr.to_string()))
+    }
+}
+
+pub struct Client {
+    stream: Stream,
+    pub session: u64,
+    pub server_features: u64,
+    max_payload: u64,
+    next_request: u64,
+    pub stats: Stats,
+    /// Print upload progress for payloads over 64 MiB.
+    pub progress: bool,
+}
+
+const PROGRESS_THRESHOLD: u64 = 64 << 20;
+
+impl Client {
+    /// Connects and shakes hands; fails with the server's reason (bad token,
+    /// version mismatch) or the transport's.
+    pub fn connect(url: &str, token: &[u8], timeout: Duration) -> Result<Client> {
+        let stream = match Endpoint::parse(url)? {
+            Endpoint::Tcp(addr) => {
+                let addrs: Vec<_> = addr.to_socket_addrs().map_err(|e| transport(format!("cannot resolve '{addr}': {e}")))?.collect();
+                let mut last = None;
+                let mut found = None;
+                for a in addrs {
+                    match TcpStream::connect_timeout(&a, timeout) {
+                        Ok(s) => {
+                            found = Some(s);
+                            break;
+                        }
+                        Err(e) => last = Some(e),
+                    }
+                }
+                let s = found.ok_or_else(|| transport(format!("cannot connect to {addr}: {}", last.map(|e| e.to_string()).unwrap_or("no address".into()))))?;
+                s.set_nodelay(true).map_err(|e| transport(e.to_string()))?;
+                s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                Stream::Tcp(s)
+            }
+            #[cfg(unix)]
+            Endpoint::Unix(path) => {
+                let s = UnixStream::connect(&path).map_err(|e| transport(format!("cannot connect to unix socket {path}: {e}")))?;
+                s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                Stream::Unix(s)
+            }
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
+        };
+        let mut c = Client { stream, session: 0, server_features: 0, max_payload: u64::MAX, next_request: 1, stats: Stats::default(), progress: false };
+        let hello = Msg::Hello {
+            major: VERSION_MAJOR,
+            minor: VERSION_MINOR,
+            features: FEATURE_UNIX_SOCKET,
+            token: token.to_vec(),
+            client: format!("genie-client {}", env!("CARGO_PKG_VERSION")),
+        };
+        match c.call(&hello, &[])?.0 {
+            Msg::Welcome { session, features, max_payload, .. } => {
+                c.session = session;
+                c.server_features = features;
+                c.max_payload = max_payload;
+                Ok(c)
+            }
+            other => Err(transport(format!("expected a welcome, got {}", other.name()))),
+        }
+    }
+
+    /// One request and its reply. Payload slices are written as they are.
+    pub fn call(&mut self, msg: &Msg, payload: &[&[u8]]) -> Result<(Msg, Vec<Tensor>)> {
+        let id = self.next_request;
+        self.next_request += 1;
+        self.call_with_id(id, msg, payload)
+    }
+
+    /// Like [`Client::call`] with a chosen request id (a retry reuses it).
+    pub fn call_with_id(&mut self, id: u64, msg: &Msg, payload: &[&[u8]]) -> Result<(Msg, Vec<Tensor>)> {
+        let start = Instant::now();
+        let meta = msg.encode_meta();
+        let payload_len: u64 = payload.iter().map(|p| p.len() as u64).sum();
+        if payload_len > self.max_payload {
+            return Err(RemoteError {
+                code: Some(ErrorCode::OutOfMemory),
+                message: format!("{} carries {payload_len} bytes; the server accepts at most {} per request", msg.name(), self.max_payload),
+            });
+        }
+        let header = Header { kind: msg.kind(), meta_len: meta.len() as u32, payload_len, request: id }.encode();
+        let show = self.progress && payload_len > PROGRESS_THRESHOLD;
+        let what = msg.name();
+        let rw = self.stream.as_rw();
+        let sent = write_frame(rw, &header, &meta, payload, show).map_err(|e| transport(format!("sending {what} failed: {e} (is the server running?)")))?;
+        self.stats.bytes_sent += sent;
+        let (reply, tensors, received) = read_frame(rw).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
+        self.stats.bytes_received += received;
+        self.stats.round_trips += 1;
+        self.stats.wire_time += start.elapsed();
+        if let Msg::Error { code, message } = reply {
+            return Err(RemoteError { code: Some(code), message });
+        }
+        Ok((reply, tensors))
+    }
+
+    pub fn ping(&mut self) -> Result<()> {
+        expect_ok(self.call(&Msg::Ping, &[])?.0, "ping", |m| matches!(m, Msg::Pong))
+    }
+
+    pub fn has(&mut self, hashes: Vec<Hash>) -> Result<Vec<bool>> {
+        let n = hashes.len();
+        match self.call(&Msg::Has { hashes }, &[])?.0 {
+            Msg::HasReply { present } if present.len() == n => Ok(present),
+            other => Err(transport(format!("has: unexpected reply {}", other.name()))),
+        }
+    }
+
+    pub fn put_plan(&mut self, hash: Hash, plan: &[u8]) -> Result<()> {
+        let r = self.call(&Msg::PutPlan { hash, len: plan.len() as u64 }, &[plan])?.0;
+        self.stats.upload_bytes += plan.len() as u64;
+        expect_ok(r, "put-plan", |m| matches!(m, Msg::Ok))
+    }
+
+    /// Uploads a shared tensor under its content hash (the server checks it).
+    pub fn put_tensor(&mut self, hash: Hash, t: &Tensor) -> Result<()> {
+        let c = t.contiguous();
+        let bytes = c.contiguous_bytes().expect("contiguous() makes a contiguous tensor");
+        let meta = TensorMeta { dtype: t.dtype(), shape: t.shape.clone() };
+        let r = self.call(&Msg::PutTensor { hash, meta }, &[bytes])?.0;
+        self.stats.upload_bytes += bytes.len() as u64;
+        expect_ok(r, "put-tensor", |m| matches!(m, Msg::Ok))
+    }
+
+    pub fn load(&mut self, plan: Hash, binds: Vec<(Slot, Hash)>) -> Result<u32> {
+        match self.call(&Msg::Load { plan, binds }, &[])?.0 {
+            Msg::Loaded { exec } => Ok(exec),
+            other => Err(transport(format!("load: unexpected reply {}", other.name()))),
+        }
+    }
+
+    /// Runs a loaded plan. `tensors` are the data of the `Arg::Tensor`
+    /// arguments, in order (contiguous). Returns the outputs and the
+    /// returned tensors' data in order.
+    /// Also returns the server's run time in microseconds.
+    pub fn run(&mut self, exec: u32, args: Vec<Arg>, tensors: &[Tensor], ret: Vec<bool>, release: Vec<u64>) -> Result<(Vec<Out>, Vec<Tensor>, u64)> {
+        let payload: Vec<&[u8]> = tensors.iter().map(|t| t.contiguous_bytes().ok_or_else(|| transport("run: argument tensors must be contiguous"))).collect::<Result<_>>()?;
+        match self.call(&Msg::Run { exec, args, ret, release }, &payload)? {
+            (Msg::Result { outs, server_micros }, data) => {
+                self.stats.server_time += Duration::from_micros(server_micros);
+                Ok((outs, data, server_micros))
+            }
+            (other, _) => Err(transport(format!("run: unexpected reply {}", other.name()))),
+        }
+    }
+
+    pub fn fetch(&mut self, handle: u64) -> Result<Tensor> {
+        match self.call(&Msg::Fetch { handle }, &[])? {
+            (Msg::Data { .. }, mut data) if data.len() == 1 => Ok(data.pop().unwrap()),
+            (other, _) => Err(transport(format!("fetch: unexpected reply {}", other.name()))),
+        }
+    }
+
+    pub fn release(&mut self, handles: Vec<u64>) -> Result<()> {
+        expect_ok(self.call(&Msg::Release { handles }, &[])?.0, "release", |m| matches!(m, Msg::Ok))
+    }
+}
+
+fn expect_ok(m: Msg, what: &str, ok: impl Fn(&Msg) -> bool) -> Result<()> {
+    if ok(&m) {
+        Ok(())
+    } else {
+        Err(transport(format!("{what}: unexpected reply {}", m.name())))
+    }
+}
+
+/// Writes header, meta and payload with as few system calls as the kernel
+/// allows; returns the bytes written.
+pub fn write_frame(w: &mut dyn Write, header: &[u8], meta: &[u8], payload: &[&[u8]], progress: bool) -> io::Result<u64> {
+    let mut slices: Vec<IoSlice> = Vec::with_capacity(2 + payload.len());
+    slices.push(IoSlice::new(header));
+    slices.push(IoSlice::new(meta));
+    if !progress {
+        slices.extend(payload.iter().map(|p| IoSlice::new(p)));
+        return write_all_vectored(w, &mut slices);
+    }
+    let total: u64 = payload.iter().map(|p| p.len() as u64).sum();
+    let mut n = write_all_vectored(w, &mut slices)?;
+    let mut done = 0u64;
+    let start = Instant::now();
+    for p in payload {
+        for chunk in p.chunks(16 << 20) {
+            w.write_all(chunk)?;
+            done += chunk.len() as u64;
+            let secs = start.elapsed().as_secs_f64().max(1e-9);
+            eprint!("\rgenie: uploading {:>6.1} / {:.1} MiB ({:.0} MiB/s)", done as f64 / 1048576.0, total as f64 / 1048576.0, done as f64 / 1048576.0 / secs);
+        }
+    }
+    eprintln!();
+    n += done;
+    Ok(n)
+}
+
+fn write_all_vectored(w: &mut dyn Write, mut slices: &mut [IoSlice<'_>]) -> io::Result<u64> {
+    let mut total = 0u64;
+    // Skip empty slices so a zero-length write means a closed peer.
+    while !slices.is_empty() && slices[0].is_empty() {
+        slices = &mut slices[1..];
+    }
+    while !slices.is_empty() {
+        let n = w.write_vectored(slices)?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "connection closed"));
+        }
+        total += n as u64;
+        IoSlice::advance_slices(&mut slices, n);
+    }
+    w.flush()?;
+    Ok(total)
+}
+
+fn read_exact(r: &mut dyn Read, buf: &mut [u8], what: &str) -> io::Result<()> {
+    r.read_exact(buf).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => io::Error::new(e.kind(), format!("connection closed by the server while reading {what} (server stopped or killed?)")),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(e.kind(), format!("timed out reading {what}")),
+        _ => e,
+    })
+}
+
+/// Reads one frame: the message and its payload tensors (each read straight
+/// into its own buffer); returns the bytes read too.
+pub fn read_frame(r: &mut dyn Read) -> io::Result<(Msg, Vec<Tensor>, u64)> {
+    let bad = |e: ProtoError| io::Error::new(io::ErrorKind::InvalidData, e.0);
+    let mut hb = [0u8; HEADER_LEN];
+    read_exact(r, &mut hb, "a frame header")?;
+    let h = Header::decode(&hb).map_err(bad)?;
+    if h.meta_len > MAX_META {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("reply meta of {} bytes exceeds {MAX_META}", h.meta_len)));
+    }
+    let mut meta = vec![0u8; h.meta_len as usize];
+    read_exact(r, &mut meta, "a frame's meta")?;
+    let msg = Msg::decode_meta(h.kind, &meta).map_err(bad)?;
+    let metas = check_payload(&msg, h.payload_len).map_err(bad)?;
+    let mut tensors = Vec::with_capacity(metas.len());
+    for m in metas {
+        let mut io_err = None;
+        let t = Tensor::filled_by(m.dtype, m.shape, |buf| {
+            read_exact(r, buf, "tensor data").map_err(|e| {
+                let s = e.to_string();
+                io_err = Some(e);
+                s
+            })
+        });
+        match (t, io_err) {
+            (_, Some(e)) => return Err(e),
+            (Err(e), None) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
+            (Ok(t), None) => tensors.push(t),
+        }
+    }
+    Ok((msg, tensors, HEADER_LEN as u64 + h.meta_len as u64 + h.payload_len))
+}

@@ -1,0 +1,10 @@
+//! Genie's remote runtime: the wire protocol, a blocking client, and (with
+//! the default `server` feature) the `genie-runtime serve` daemon.
+
+pub mod client;
+pub mod protocol;
+pub mod rdma;
+#[cfg(feature = "server")]
+pub mod server;
+#[cfg(feature = "server")]
+pub mod store;

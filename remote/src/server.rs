@@ -1,0 +1,597 @@
+//! `genie-runtime serve`: a long-lived daemon running plans for many clients.
+//!
+//! Each connection is one session. Shared state (plans, weights, loaded
+//! executables, the memory account) lives in the [`Store`]; what a session
+//! creates (kept outputs such as a KV cache) lives in its own handle table,
+//! so a client can only name its own tensors, and all of it is freed when
+//! the connection closes or goes idle. A bad frame or request gets an error
+//! reply to that client alone; the server keeps serving everyone else.
+
+use crate::protocol::*;
+use crate::store::{tensor_bytes, Refusal, Store};
+use genie_runtime::{Executable, Tensor, Value};
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::time::timeout;
+
+pub struct Config {
+    /// `host:port` (TCP) or `unix:///path` (Unix socket).
+    pub listen: String,
+    pub memory_limit: u64,
+    pub token: Option<Vec<u8>>,
+    pub metrics: Option<String>,
+    /// A session with no request for this long is closed and freed.
+    pub idle_timeout: Duration,
+    /// The largest payload one request may carry.
+    pub max_payload: u64,
+}
+
+#[derive(Default)]
+struct Metrics {
+    connections: AtomicU64,
+    sessions_active: AtomicU64,
+    requests: AtomicU64,
+    errors: AtomicU64,
+    bytes_received: AtomicU64,
+    bytes_sent: AtomicU64,
+    runs: AtomicU64,
+    run_micros: AtomicU64,
+    upload_bytes: AtomicU64,
+}
+
+struct State {
+    config: Config,
+    store: Mutex<Store>,
+    metrics: Metrics,
+    next_session: AtomicU64,
+}
+
+impl State {
+    fn store(&self) -> std::sync::MutexGuard<'_, Store> {
+        // A panic elsewhere must not take the server down with a poisoned lock.
+        self.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Serves until `shutdown` turns true, then stops accepting, lets each
+/// connection finish its current request, and returns.
+pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
+    let state = Arc::new(State { store: Mutex::new(Store::new(config.memory_limit)), config, metrics: Metrics::default(), next_session: AtomicU64::new(1) });
+    if let Some(addr) = &state.config.metrics {
+        let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("metrics address {addr}: {e}")))?;
+        println!("genie-runtime: metrics on http://{}/metrics", l.local_addr()?);
+        tokio::spawn(metrics_loop(l, state.clone()));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    let listen = state.config.listen.clone();
+    if let Some(path) = listen.strip_prefix("unix://") {
+        #[cfg(unix)]
+        {
+            let _ = std::fs::remove_file(path);
+            let l = tokio::net::UnixListener::bind(path).map_err(|e| io::Error::new(e.kind(), format!("unix socket {path}: {e}")))?;
+            println!("genie-runtime: listening on unix://{path}");
+            loop {
+                tokio::select! {
+                    r = l.accept() => match r {
+                        Ok((s, _)) => { tasks.spawn(connection(state.clone(), s, format!("unix:{path}"), shutdown.clone())); }
+                        Err(e) => tracing::warn!("accept failed: {e}"),
+                    },
+                    _ = shutdown.changed() => break,
+                }
+            }
+            let _ = std::fs::remove_file(path);
+        }
+    } else {
+        let addr = listen.strip_prefix("tcp://").unwrap_or(&listen);
+        let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("listen address {addr}: {e}")))?;
+        println!("genie-runtime: listening on {}", l.local_addr()?);
+        loop {
+            tokio::select! {
+                r = l.accept() => match r {
+                    Ok((s, peer)) => {
+                        let _ = s.set_nodelay(true);
+                        tasks.spawn(connection(state.clone(), s, peer.to_string(), shutdown.clone()));
+                    }
+                    Err(e) => tracing::warn!("accept failed: {e}"),
+                },
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+    tracing::info!(connections = tasks.len(), "shutting down: waiting for connections to finish their current request");
+    let _ = timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    Ok(())
+}
+
+/// A session's state: loaded plans and the tensors it keeps.
+struct Session {
+    id: u64,
+    state: Arc<State>,
+    execs: Vec<LoadedExec>,
+    tensors: HashMap<u64, Tensor>,
+    held: u64,
+    next_handle: u64,
+    /// The last replies to `run` by request id, so a retry is applied once.
+    recent: VecDeque<(u64, Msg, Vec<Tensor>)>,
+}
+
+struct LoadedExec {
+    exe: Arc<Executable>,
+    /// Per plan input: the shared tensor bound at load (weights), if any.
+    bound: Vec<Option<Tensor>>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.state.store().release(self.held);
+        self.state.metrics.sessions_active.fetch_sub(1, Relaxed);
+        tracing::info!(session = self.id, freed = self.held, tensors = self.tensors.len(), "session closed");
+    }
+}
+
+type Reply = Result<(Msg, Vec<Tensor>), Refusal>;
+
+fn unknown_handle(h: u64) -> Refusal {
+    (ErrorCode::UnknownHandle, format!("tensor handle {h} is not held by this session (released, expired, or another session's)"))
+}
+
+impl Session {
+    fn keep(&mut self, t: Tensor) -> Result<u64, Refusal> {
+        let bytes = tensor_bytes(&t);
+        self.state.store().reserve(bytes, "a kept output")?;
+        self.held += bytes;
+        let h = self.next_handle;
+        self.next_handle += 1;
+        self.tensors.insert(h, t);
+        Ok(h)
+    }
+
+    fn drop_handle(&mut self, h: u64) -> Result<(), Refusal> {
+        let t = self.tensors.remove(&h).ok_or_else(|| unknown_handle(h))?;
+        let bytes = tensor_bytes(&t);
+        self.held -= bytes;
+        self.state.store().release(bytes);
+        Ok(())
+    }
+
+    fn handle(&mut self, msg: Msg, payload: Vec<Tensor>) -> Reply {
+        match msg {
+            Msg::Ping => Ok((Msg::Pong, vec![])),
+            Msg::Has { hashes } => {
+                let store = self.state.store();
+                Ok((Msg::HasReply { present: hashes.iter().map(|h| store.has(h)).collect() }, vec![]))
+            }
+            Msg::PutPlan { hash, .. } => {
+                let bytes = payload[0].contiguous_bytes().expect("payload tensors are contiguous");
+                // The payload was reserved while it was read; the store counts plans itself.
+                let mut store = self.state.store();
+                store.release(bytes.len() as u64);
+                store.put_plan(hash, bytes)?;
+                Ok((Msg::Ok, vec![]))
+            }
+            Msg::PutTensor { hash, .. } => {
+                let t = payload.into_iter().next().expect("one payload tensor");
+                self.state.store().put_tensor(hash, t)?;
+                Ok((Msg::Ok, vec![]))
+            }
+            Msg::Load { plan, binds } => self.load(plan, binds),
+            Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release),
+            Msg::Fetch { handle } => {
+                let t = self.tensors.get(&handle).ok_or_else(|| unknown_handle(handle))?.contiguous();
+                Ok((Msg::Data { meta: TensorMeta { dtype: t.dtype(), shape: t.shape.clone() } }, vec![t]))
+            }
+            Msg::Release { handles } => {
+                for h in handles {
+                    self.drop_handle(h)?;
+                }
+                Ok((Msg::Ok, vec![]))
+            }
+            other => Err((ErrorCode::Malformed, format!("a client may not send '{}'", other.name()))),
+        }
+    }
+
+    fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>) -> Reply {
+        let (plan, bound_tensors) = {
+            let mut store = self.state.store();
+            let plan = store.plan(&plan_hash)?;
+            let tensors = binds.iter().map(|(_, h)| store.tensor(h)).collect::<Result<Vec<_>, _>>()?;
+            (plan, tensors)
+        };
+        let mut bound = vec![None; plan.inputs.len()];
+        let mut constants = vec![];
+        for ((slot, hash), t) in binds.iter().zip(bound_tensors) {
+            match slot {
+                Slot::Input(i) => {
+                    let b = bound.get_mut(*i as usize).ok_or_else(|| (ErrorCode::BadPlan, format!("bind to input {i}: the plan has {} inputs", plan.inputs.len())))?;
+                    *b = Some(t);
+                }
+                Slot::Constant(name) => constants.push((name.clone(), *hash, t)),
+            }
+        }
+        constants.sort_by(|a, b| a.0.cmp(&b.0));
+        let key = {
+            let mut parts: Vec<&[u8]> = vec![&plan_hash];
+            for (name, h, _) in &constants {
+                parts.push(name.as_bytes());
+                parts.push(h);
+            }
+            hash_bytes(&parts)
+        };
+        let cached = self.state.store().exec(&key);
+        let exe = match cached {
+            Some(e) => e,
+            None => {
+                let mut e = Executable::load((*plan).clone()).map_err(|e| (ErrorCode::BadPlan, e))?;
+                for (name, _, t) in constants {
+                    e.bind(&name, t).map_err(|e| (ErrorCode::BadPlan, e))?;
+                }
+                let e = Arc::new(e);
+                self.state.store().insert_exec(key, &e);
+                e
+            }
+        };
+        self.execs.push(LoadedExec { exe, bound });
+        Ok((Msg::Loaded { exec: (self.execs.len() - 1) as u32 }, vec![]))
+    }
+
+    fn run(&mut self, exec: u32, args: Vec<Arg>, payload: Vec<Tensor>, ret: Vec<bool>, release: Vec<u64>) -> Reply {
+        if let Some(h) = release.iter().find(|h| !self.tensors.contains_key(h)) {
+            return Err(unknown_handle(*h));
+        }
+        for h in release {
+            self.drop_handle(h)?;
+        }
+        let loaded = self.execs.get(exec as usize).ok_or_else(|| (ErrorCode::UnknownHandle, format!("no loaded plan #{exec} in this session")))?;
+        let mut args = args.into_iter();
+        let mut data = payload.into_iter();
+        let mut inputs = Vec::with_capacity(loaded.bound.len());
+        for b in &loaded.bound {
+            if let Some(t) = b {
+                inputs.push(Value::Tensor(t.clone()));
+                continue;
+            }
+            let a = args.next().ok_or_else(|| (ErrorCode::Malformed, format!("run: plan #{exec} takes more arguments than were sent")))?;
+            inputs.push(match a {
+                Arg::None => Value::None,
+                Arg::Bool(b) => Value::Bool(b),
+                Arg::Int(i) => Value::Int(i),
+                Arg::Float(f) => Value::Float(f),
+                Arg::Handle(h) => Value::Tensor(self.tensors.get(&h).ok_or_else(|| unknown_handle(h))?.clone()),
+                Arg::Tensor(_) => Value::Tensor(data.next().expect("check_payload matched tensors to the meta")),
+            });
+        }
+        if args.next().is_some() {
+            return Err((ErrorCode::Malformed, format!("run: plan #{exec} takes fewer arguments than were sent")));
+        }
+        let exe = loaded.exe.clone();
+        let start = Instant::now();
+        // Kernels run on this worker thread (rayon inside); a panic in one is
+        // an error for this request, never the end of the server.
+        let result = tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs))));
+        self.state.metrics.runs.fetch_add(1, Relaxed);
+        let server_micros = start.elapsed().as_micros() as u64;
+        self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
+        let outs = match result {
+            Ok(Ok(outs)) => outs,
+            Ok(Err(e)) => return Err((ErrorCode::Execution, e)),
+            Err(p) => {
+                let why = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
+                return Err((ErrorCode::Execution, format!("the runtime failed inside a kernel: {why}")));
+            }
+        };
+        let mut reply = Vec::with_capacity(outs.len());
+        let mut returned = vec![];
+        let mut kept = vec![];
+        for (i, v) in outs.into_iter().enumerate() {
+            reply.push(match v {
+                Value::None => Out::None,
+                Value::Bool(b) => Out::Bool(b),
+                Value::Int(n) => Out::Int(n),
+                Value::Float(f) => Out::Float(f),
+                Value::Tensor(t) => {
+                    let meta = TensorMeta { dtype: t.dtype(), shape: t.shape.clone() };
+                    if ret.get(i).copied().unwrap_or(true) {
+                        returned.push(t.contiguous());
+                        Out::Tensor(meta)
+                    } else {
+                        match self.keep(t) {
+                            Ok(h) => {
+                                kept.push(h);
+                                Out::Kept(h, meta)
+                            }
+                            Err(e) => {
+                                for h in kept {
+                                    let _ = self.drop_handle(h);
+                                }
+                                return Err(e);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        Ok((Msg::Result { outs: reply, server_micros }, returned))
+    }
+}
+
+async fn read_exact<R: AsyncRead + Unpin>(r: &mut R, buf: &mut [u8]) -> io::Result<()> {
+    r.read_exact(buf).await.map(|_| ())
+}
+
+/// Reads and throws away `n` bytes (the payload of a refused request), so
+/// the connection stays in step.
+async fn drain<R: AsyncRead + Unpin>(r: &mut R, mut n: u64) -> io::Result<()> {
+    let mut scratch = vec![0u8; 64 << 10];
+    while n > 0 {
+        let k = n.min(scratch.len() as u64) as usize;
+        read_exact(r, &mut scratch[..k]).await?;
+        n -= k as u64;
+    }
+    Ok(())
+}
+
+async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, request: u64, msg: &Msg, payload: &[Tensor]) -> io::Result<u64> {
+    let meta = msg.encode_meta();
+    let data: Vec<&[u8]> = payload.iter().map(|t| t.contiguous_bytes().expect("replies carry contiguous tensors")).collect();
+    let payload_len: u64 = data.iter().map(|d| d.len() as u64).sum();
+    let header = Header { kind: msg.kind(), meta_len: meta.len() as u32, payload_len, request }.encode();
+    let mut slices: Vec<IoSlice> = [&header[..], &meta[..]].into_iter().chain(data.iter().copied()).filter(|s| !s.is_empty()).map(IoSlice::new).collect();
+    let mut rest = &mut slices[..];
+    let mut total = 0u64;
+    while !rest.is_empty() {
+        let n = w.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::WriteZero, "connection closed"));
+        }
+        total += n as u64;
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    w.flush().await?;
+    Ok(total)
+}
+
+async fn send_error<W: AsyncWrite + Unpin>(state: &State, w: &mut W, request: u64, code: ErrorCode, message: String) {
+    state.metrics.errors.fetch_add(1, Relaxed);
+    tracing::warn!(request, code = code.name(), "{message}");
+    if let Ok(n) = write_frame(w, request, &Msg::Error { code, message }, &[]).await {
+        state.metrics.bytes_sent.fetch_add(n, Relaxed);
+    }
+}
+
+/// Why a connection ended (for the log).
+enum Closed {
+    Peer,
+    Idle,
+    Shutdown,
+    Fatal(String),
+}
+
+async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State>, stream: S, peer: String, mut shutdown: watch::Receiver<bool>) {
+    state.metrics.connections.fetch_add(1, Relaxed);
+    let (rd, mut wr) = tokio::io::split(stream);
+    let mut rd = BufReader::with_capacity(64 << 10, rd);
+    let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer).await else { return };
+    let why = loop {
+        let mut hb = [0u8; HEADER_LEN];
+        let read = tokio::select! {
+            r = timeout(state.config.idle_timeout, read_exact(&mut rd, &mut hb)) => r,
+            _ = shutdown.changed() => break Closed::Shutdown,
+        };
+        match read {
+            Err(_) => break Closed::Idle,
+            Ok(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => break Closed::Peer,
+            Ok(Err(e)) => break Closed::Fatal(e.to_string()),
+            Ok(Ok(())) => {}
+        }
+        match request(&state, &mut session, &mut rd, &mut wr, &hb).await {
+            Ok(()) => {}
+            Err(why) => break why,
+        }
+    };
+    match why {
+        Closed::Peer => tracing::info!(session = session.id, %peer, "client disconnected"),
+        Closed::Idle => tracing::info!(session = session.id, %peer, "session idle for {:?}; closing", state.config.idle_timeout),
+        Closed::Shutdown => send_error(&state, &mut wr, 0, ErrorCode::ShuttingDown, "the server is shutting down".into()).await,
+        Closed::Fatal(e) => tracing::warn!(session = session.id, %peer, "connection dropped: {e}"),
+    }
+}
+
+async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, rd: &mut R, wr: &mut W, peer: &str) -> Option<Session> {
+    let mut hb = [0u8; HEADER_LEN];
+    // A silent or slow peer does not hold a connection for long.
+    let hello = timeout(Duration::from_secs(10), async {
+        read_exact(rd, &mut hb).await.map_err(|e| e.to_string())?;
+        let h = Header::decode(&hb).map_err(|e| e.0)?;
+        if h.kind != 1 || h.payload_len != 0 || h.meta_len > MAX_HELLO_META {
+            return Err(format!("expected a hello frame first, got {} ({} meta bytes, {} payload bytes)", kind_name(h.kind), h.meta_len, h.payload_len));
+        }
+        let mut meta = vec![0u8; h.meta_len as usize];
+        read_exact(rd, &mut meta).await.map_err(|e| e.to_string())?;
+        Msg::decode_meta(1, &meta).map(|m| (h.request, m)).map_err(|e| e.0)
+    })
+    .await;
+    let (request, hello) = match hello {
+        Err(_) => {
+            tracing::warn!(%peer, "no hello within 10 s; closing");
+            return None;
+        }
+        Ok(Err(e)) => {
+            send_error(state, wr, 0, ErrorCode::Malformed, format!("handshake: {e}")).await;
+            return None;
+        }
+        Ok(Ok(x)) => x,
+    };
+    let Msg::Hello { major, minor, token, client, .. } = hello else { unreachable!("kind 1 decodes to a hello") };
+    if major != VERSION_MAJOR {
+        let m = format!("client speaks protocol {major}.{minor}; this server speaks {VERSION_MAJOR}.{VERSION_MINOR} (upgrade the older side)");
+        send_error(state, wr, request, ErrorCode::Version, m).await;
+        return None;
+    }
+    if let Some(expected) = &state.config.token {
+        if !secrets_equal(expected, &token) {
+            send_error(state, wr, request, ErrorCode::Auth, "bad auth token".into()).await;
+            return None;
+        }
+    }
+    let id = state.next_session.fetch_add(1, Relaxed);
+    let welcome = Msg::Welcome { major: VERSION_MAJOR, minor: VERSION_MINOR, features: FEATURE_UNIX_SOCKET, session: id, max_payload: state.config.max_payload };
+    let n = write_frame(wr, request, &welcome, &[]).await.ok()?;
+    state.metrics.bytes_sent.fetch_add(n, Relaxed);
+    state.metrics.sessions_active.fetch_add(1, Relaxed);
+    tracing::info!(session = id, %peer, %client, "session opened");
+    Some(Session { id, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new() })
+}
+
+/// Serves one request whose header is `hb`. `Err` closes the connection
+/// (the stream can no longer be trusted to be in step).
+async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, rd: &mut R, wr: &mut W, hb: &[u8; HEADER_LEN]) -> Result<(), Closed> {
+    let m = &state.metrics;
+    m.requests.fetch_add(1, Relaxed);
+    let h = match Header::decode(hb) {
+        Ok(h) => h,
+        Err(e) => {
+            send_error(state, wr, 0, ErrorCode::Malformed, format!("{e}; closing the connection")).await;
+            return Err(Closed::Fatal(e.0));
+        }
+    };
+    if h.meta_len > MAX_META || h.payload_len > state.config.max_payload {
+        let e = format!("{} frame too large ({} meta bytes, {} payload bytes; limits {MAX_META} and {}); closing the connection", kind_name(h.kind), h.meta_len, h.payload_len, state.config.max_payload);
+        send_error(state, wr, h.request, ErrorCode::Malformed, e.clone()).await;
+        return Err(Closed::Fatal(e));
+    }
+    let mut meta = vec![0u8; h.meta_len as usize];
+    read_exact(rd, &mut meta).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+    m.bytes_received.fetch_add(HEADER_LEN as u64 + h.meta_len as u64 + h.payload_len, Relaxed);
+    let parsed = Msg::decode_meta(h.kind, &meta).map_err(|e| e.0).and_then(|msg| check_payload(&msg, h.payload_len).map(|metas| (msg, metas)).map_err(|e| e.0));
+    let (msg, metas) = match parsed {
+        Ok(x) => x,
+        Err(e) => {
+            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            send_error(state, wr, h.request, ErrorCode::Malformed, e).await;
+            return Ok(());
+        }
+    };
+    // A retried run gets the reply it already had.
+    if matches!(msg, Msg::Run { .. }) {
+        if let Some((_, reply, data)) = session.recent.iter().find(|(id, _, _)| *id == h.request) {
+            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            let n = write_frame(wr, h.request, reply, data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            m.bytes_sent.fetch_add(n, Relaxed);
+            return Ok(());
+        }
+    }
+    // Payload memory is reserved before it is read.
+    if h.payload_len > 0 {
+        let reserved = state.store().reserve(h.payload_len, &format!("the {} payload", msg.name()));
+        if let Err((code, e)) = reserved {
+            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            send_error(state, wr, h.request, code, e).await;
+            return Ok(());
+        }
+    }
+    let mut payload = Vec::with_capacity(metas.len());
+    let mut bad = None;
+    for t in metas {
+        // Every tensor is read even after a bad one, so the stream stays in step.
+        match read_tensor(rd, t).await {
+            Ok(Ok(x)) => payload.push(x),
+            Ok(Err(e)) => bad = bad.or(Some(e)),
+            Err(e) => {
+                state.store().release(h.payload_len);
+                return Err(Closed::Fatal(e.to_string()));
+            }
+        }
+    }
+    if let Some(e) = bad {
+        state.store().release(h.payload_len);
+        send_error(state, wr, h.request, ErrorCode::Malformed, format!("{}: {e}", msg.name())).await;
+        return Ok(());
+    }
+    if matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. }) {
+        m.upload_bytes.fetch_add(h.payload_len, Relaxed);
+    }
+    let is_run = matches!(msg, Msg::Run { .. });
+    // Shared uploads keep their reservation (the store now holds them);
+    // run inputs are only borrowed for the call.
+    let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
+    let reply = session.handle(msg, payload);
+    if !keeps_payload {
+        state.store().release(h.payload_len);
+    }
+    match reply {
+        Ok((reply, data)) => {
+            let n = write_frame(wr, h.request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            m.bytes_sent.fetch_add(n, Relaxed);
+            if is_run {
+                session.recent.push_back((h.request, reply, data));
+                if session.recent.len() > 4 {
+                    session.recent.pop_front();
+                }
+            }
+        }
+        Err((code, e)) => send_error(state, wr, h.request, code, e).await,
+    }
+    Ok(())
+}
+
+/// Reads one payload tensor straight into its own buffer (no staging copy).
+async fn read_tensor<R: AsyncRead + Unpin>(rd: &mut R, t: TensorMeta) -> io::Result<Result<Tensor, String>> {
+    let n = t.bytes().unwrap_or(0) as usize;
+    let mut words = Tensor::word_buffer(n);
+    read_exact(rd, genie_runtime::tensor::words_as_bytes(&mut words, n)).await?;
+    Ok(Tensor::from_words(words, t.dtype, t.shape))
+}
+
+async fn metrics_loop(l: TcpListener, state: Arc<State>) {
+    loop {
+        let Ok((mut s, _)) = l.accept().await else { continue };
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut req = vec![0u8; 2048];
+            let n = match timeout(Duration::from_secs(5), s.read(&mut req)).await {
+                Ok(Ok(n)) => n,
+                _ => return,
+            };
+            let line = String::from_utf8_lossy(&req[..n]);
+            let (status, body) = if line.starts_with("GET /metrics ") || line.starts_with("GET / ") { ("200 OK", render_metrics(&state)) } else { ("404 Not Found", "not found; try /metrics\n".to_string()) };
+            let resp = format!("HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len());
+            let _ = s.write_all(resp.as_bytes()).await;
+        });
+    }
+}
+
+fn render_metrics(state: &State) -> String {
+    let m = &state.metrics;
+    let (used, limit, plans, tensors, evictions) = {
+        let s = state.store();
+        let (p, t) = s.counts();
+        (s.used(), s.limit, p, t, s.evictions)
+    };
+    let rows: [(&str, &str, &str, u64); 14] = [
+        ("genie_connections_total", "counter", "Connections accepted.", m.connections.load(Relaxed)),
+        ("genie_sessions_active", "gauge", "Sessions open now.", m.sessions_active.load(Relaxed)),
+        ("genie_requests_total", "counter", "Requests received.", m.requests.load(Relaxed)),
+        ("genie_errors_total", "counter", "Requests answered with an error.", m.errors.load(Relaxed)),
+        ("genie_bytes_received_total", "counter", "Bytes read from clients.", m.bytes_received.load(Relaxed)),
+        ("genie_bytes_sent_total", "counter", "Bytes written to clients.", m.bytes_sent.load(Relaxed)),
+        ("genie_upload_bytes_total", "counter", "Payload bytes of uploaded plans and shared tensors.", m.upload_bytes.load(Relaxed)),
+        ("genie_runs_total", "counter", "Plan runs.", m.runs.load(Relaxed)),
+        ("genie_run_seconds_total", "counter", "Time spent running plans, in microseconds.", m.run_micros.load(Relaxed)),
+        ("genie_memory_in_use_bytes", "gauge", "Bytes held by plans, shared tensors and session tensors.", used),
+        ("genie_memory_limit_bytes", "gauge", "The memory limit.", limit),
+        ("genie_plans", "gauge", "Plans cached.", plans as u64),
+        ("genie_shared_tensors", "gauge", "Shared tensors stored.", tensors as u64),
+        ("genie_evictions_total", "counter", "Shared tensors evicted to make room.", evictions),
+    ];
+    let mut out = String::new();
+    for (name, kind, help, v) in rows {
+        out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n"));
+    }
+    out
+}

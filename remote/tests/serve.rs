@@ -1,0 +1,432 @@
+//! `genie-runtime serve` as a real process over real sockets: the happy
+//! path, and every kind of bad input getting an error for that client only
+//! while the server keeps serving others.
+
+use genie_ir::{parse_module, DType};
+use genie_remote::client::Client;
+use genie_remote::protocol::*;
+use genie_runtime::Tensor;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Server {
+    child: Child,
+    addr: String,
+    metrics: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(extra)
+        .env("GENIE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start genie-runtime");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut metrics = None;
+    loop {
+        let mut line = String::new();
+        assert!(out.read_line(&mut line).unwrap() > 0, "server exited before listening");
+        if let Some(url) = line.trim().strip_prefix("genie-runtime: metrics on ") {
+            metrics = Some(url.trim_start_matches("http://").trim_end_matches("/metrics").to_string());
+        }
+        if let Some(a) = line.trim().strip_prefix("genie-runtime: listening on ") {
+            return Server { child, addr: a.to_string(), metrics };
+        }
+    }
+}
+
+const T: Duration = Duration::from_secs(10);
+
+fn connect(s: &Server) -> Client {
+    Client::connect(&s.addr, b"", T).expect("connect")
+}
+
+/// y = x @ w (w a weight) and a shape-symbol dimension, as plan bytecode.
+fn matmul_plan() -> Vec<u8> {
+    let m = parse_module(
+        r#"
+func.func @f(%x: tensor<s0x4xf32>, %w: tensor<4x4xf32>) -> (tensor<s0x4xf32>) attributes {genie.weight_args = [1]} {
+  %0 = sem.mm %x, %w : tensor<s0x4xf32>
+  return %0 : tensor<s0x4xf32>
+}
+"#,
+        "t.mlir",
+    )
+    .unwrap();
+    let plans = genie_codegen::compile_module(&m).unwrap();
+    genie_codegen::encode(&plans[0])
+}
+
+fn eye() -> Tensor {
+    let mut v = vec![0f32; 16];
+    for i in 0..4 {
+        v[i * 5] = 2.0;
+    }
+    Tensor::from_vec(vec![4, 4], v).unwrap()
+}
+
+/// Uploads the plan and the weight and loads them; returns the plan id.
+fn load(c: &mut Client) -> u32 {
+    let plan = matmul_plan();
+    let ph = hash_bytes(&[&plan]);
+    let w = eye();
+    let wh = tensor_hash(&w);
+    let present = c.has(vec![ph, wh]).unwrap();
+    if !present[0] {
+        c.put_plan(ph, &plan).unwrap();
+    }
+    if !present[1] {
+        c.put_tensor(wh, &w).unwrap();
+    }
+    c.load(ph, vec![(Slot::Input(1), wh)]).unwrap()
+}
+
+fn x(rows: usize) -> Tensor {
+    Tensor::from_vec(vec![rows, 4], (0..rows * 4).map(|i| i as f32).collect()).unwrap()
+}
+
+fn arg(t: &Tensor) -> Arg {
+    Arg::Tensor(TensorMeta { dtype: t.dtype(), shape: t.shape.clone() })
+}
+
+#[test]
+fn runs_keeps_fetches_and_releases() {
+    let s = serve(&[]);
+    let mut c = connect(&s);
+    c.ping().unwrap();
+    let exec = load(&mut c);
+    let input = x(3);
+    // Returned directly.
+    let (outs, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert!(matches!(&outs[0], Out::Tensor(m) if m.shape == vec![3, 4]));
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), input.to_vec::<f32>().unwrap().iter().map(|v| v * 2.0).collect::<Vec<_>>());
+    // Kept, then fed back by handle, then fetched.
+    let (outs, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![false], vec![]).unwrap();
+    assert!(data.is_empty());
+    let Out::Kept(h, _) = outs[0] else { panic!("{outs:?}") };
+    let (outs, _, _) = c.run(exec, vec![Arg::Handle(h)], &[], vec![false], vec![]).unwrap();
+    let Out::Kept(h2, _) = outs[0] else { panic!() };
+    let t = c.fetch(h2).unwrap();
+    assert_eq!(t.to_vec::<f32>().unwrap()[5], 5.0 * 4.0);
+    c.release(vec![h, h2]).unwrap();
+    let e = c.fetch(h).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::UnknownHandle));
+    // The session survives the refusal.
+    c.ping().unwrap();
+}
+
+#[test]
+fn a_second_client_shares_uploaded_weights_but_not_handles() {
+    let s = serve(&[]);
+    let mut a = connect(&s);
+    let exec = load(&mut a);
+    let input = x(2);
+    let (outs, _, _) = a.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![false], vec![]).unwrap();
+    let Out::Kept(h, _) = outs[0] else { panic!() };
+    let uploaded = a.stats.upload_bytes;
+    assert!(uploaded > 0);
+
+    let mut b = connect(&s);
+    let exec_b = load(&mut b);
+    assert_eq!(b.stats.upload_bytes, 0, "the plan and weight were already on the server");
+    // b cannot name a's tensor.
+    let e = b.fetch(h).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::UnknownHandle));
+    assert!(e.message.contains("not held by this session"), "{e}");
+    let e = b.run(exec_b, vec![Arg::Handle(h)], &[], vec![true], vec![]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::UnknownHandle));
+    // a still can.
+    assert_eq!(a.fetch(h).unwrap().shape, vec![2, 4]);
+}
+
+#[test]
+fn bad_token_and_version_are_refused() {
+    let dir = std::env::temp_dir().join(format!("genie-token-{}", std::process::id()));
+    std::fs::write(&dir, "s3cret\n").unwrap();
+    let s = serve(&["--auth-token-file", dir.to_str().unwrap()]);
+    let e = Client::connect(&s.addr, b"wrong", T).err().expect("a bad token must fail");
+    assert_eq!(e.code, Some(ErrorCode::Auth), "{e}");
+    let e = Client::connect(&s.addr, b"", T).err().unwrap();
+    assert_eq!(e.code, Some(ErrorCode::Auth));
+    let mut ok = Client::connect(&s.addr, b"s3cret", T).unwrap();
+    ok.ping().unwrap();
+
+    // A hello from protocol 9.0.
+    let hello = Msg::Hello { major: 9, minor: 0, features: 0, token: b"s3cret".to_vec(), client: "future".into() };
+    let (reply, _) = raw_exchange(&s.addr, &frame(&hello, 1));
+    match reply {
+        Msg::Error { code: ErrorCode::Version, message } => assert!(message.contains("9.0") && message.contains("1.0"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    ok.ping().unwrap();
+    let _ = std::fs::remove_file(dir);
+}
+
+fn frame(m: &Msg, request: u64) -> Vec<u8> {
+    let meta = m.encode_meta();
+    let mut f = Header { kind: m.kind(), meta_len: meta.len() as u32, payload_len: 0, request }.encode().to_vec();
+    f.extend_from_slice(&meta);
+    f
+}
+
+fn hello() -> Vec<u8> {
+    frame(&Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR, features: 0, token: vec![], client: "raw".into() }, 1)
+}
+
+fn read_reply(s: &mut TcpStream) -> Option<Msg> {
+    genie_remote::client::read_frame(s).ok().map(|(m, _, _)| m)
+}
+
+/// Sends raw bytes on a fresh connection; returns the first reply and
+/// whether the server then closed the connection.
+fn raw_exchange(addr: &str, bytes: &[u8]) -> (Msg, bool) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(T)).unwrap();
+    s.write_all(bytes).unwrap();
+    let reply = read_reply(&mut s).expect("a reply");
+    let mut b = [0u8; 1];
+    let closed = matches!(s.read(&mut b), Ok(0));
+    (reply, closed)
+}
+
+fn error_of(m: Msg) -> (ErrorCode, String) {
+    match m {
+        Msg::Error { code, message } => (code, message),
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn malformed_truncated_and_oversized_frames() {
+    let s = serve(&["--max-request", "1MiB"]);
+    // A bystander session that must keep working throughout.
+    let mut bystander = connect(&s);
+    let exec = load(&mut bystander);
+
+    // Garbage instead of a hello.
+    let (reply, closed) = raw_exchange(&s.addr, b"GET / HTTP/1.1\r\n\r\n........");
+    let (code, msg) = error_of(reply);
+    assert_eq!(code, ErrorCode::Malformed);
+    assert!(msg.contains("magic"), "{msg}");
+    assert!(closed);
+
+    // After the hello: bad magic in a frame header.
+    let mut bytes = hello();
+    bytes.extend_from_slice(&[b'X'; HEADER_LEN]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(&bytes).unwrap();
+    assert!(matches!(read_reply(&mut c), Some(Msg::Welcome { .. })));
+    assert_eq!(error_of(read_reply(&mut c).unwrap()).0, ErrorCode::Malformed);
+
+    // Meta that does not decode (a hostile count): an error, and the
+    // connection stays usable because the frame lengths were honest.
+    let mut bytes = hello();
+    let meta = [0xffu8, 0xff, 0xff, 0x0f];
+    bytes.extend_from_slice(&Header { kind: 6, meta_len: 4, payload_len: 0, request: 2 }.encode());
+    bytes.extend_from_slice(&meta);
+    bytes.extend_from_slice(&frame(&Msg::Ping, 3));
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(&bytes).unwrap();
+    assert!(matches!(read_reply(&mut c), Some(Msg::Welcome { .. })));
+    let (code, msg) = error_of(read_reply(&mut c).unwrap());
+    assert_eq!(code, ErrorCode::Malformed);
+    assert!(msg.contains("count"), "{msg}");
+    assert_eq!(read_reply(&mut c), Some(Msg::Pong));
+
+    // A payload that disagrees with its meta: drained, refused, still in step.
+    let mut bytes = hello();
+    let put = Msg::PutTensor { hash: [0; 32], meta: TensorMeta { dtype: DType::F32, shape: vec![4] } };
+    let meta = put.encode_meta();
+    bytes.extend_from_slice(&Header { kind: put.kind(), meta_len: meta.len() as u32, payload_len: 12, request: 2 }.encode());
+    bytes.extend_from_slice(&meta);
+    bytes.extend_from_slice(&[0u8; 12]);
+    bytes.extend_from_slice(&frame(&Msg::Ping, 3));
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(&bytes).unwrap();
+    assert!(matches!(read_reply(&mut c), Some(Msg::Welcome { .. })));
+    assert!(error_of(read_reply(&mut c).unwrap()).1.contains("payload"));
+    assert_eq!(read_reply(&mut c), Some(Msg::Pong));
+
+    // Oversized: refused before anything is read or allocated.
+    let mut bytes = hello();
+    bytes.extend_from_slice(&Header { kind: 9, meta_len: 40, payload_len: 1 << 40, request: 2 }.encode());
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(&bytes).unwrap();
+    assert!(matches!(read_reply(&mut c), Some(Msg::Welcome { .. })));
+    assert!(error_of(read_reply(&mut c).unwrap()).1.contains("too large"));
+
+    // Truncated: the client vanishes halfway through a frame.
+    let mut bytes = hello();
+    let w = eye();
+    let put = Msg::PutTensor { hash: tensor_hash(&w), meta: TensorMeta { dtype: DType::F32, shape: vec![4, 4] } };
+    let meta = put.encode_meta();
+    bytes.extend_from_slice(&Header { kind: put.kind(), meta_len: meta.len() as u32, payload_len: 64, request: 2 }.encode());
+    bytes.extend_from_slice(&meta);
+    bytes.extend_from_slice(&[0u8; 20]);
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.write_all(&bytes).unwrap();
+    drop(c);
+
+    // A client message the server only sends.
+    let mut bytes = hello();
+    bytes.extend_from_slice(&frame(&Msg::Loaded { exec: 1 }, 2));
+    let mut c = TcpStream::connect(&s.addr).unwrap();
+    c.set_read_timeout(Some(T)).unwrap();
+    c.write_all(&bytes).unwrap();
+    assert!(matches!(read_reply(&mut c), Some(Msg::Welcome { .. })));
+    assert!(error_of(read_reply(&mut c).unwrap()).1.contains("may not send"));
+
+    // Through all of it, the bystander's session kept its state.
+    let input = x(1);
+    let (_, data, _) = bystander.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+}
+
+#[test]
+fn bad_plans_arguments_and_hashes() {
+    let s = serve(&[]);
+    let mut c = connect(&s);
+    // A plan that fails verification.
+    let junk = b"GENIEPLN but not really a plan".to_vec();
+    let e = c.put_plan(hash_bytes(&[&junk]), &junk).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::BadPlan), "{e}");
+    // Data that does not match its hash.
+    let w = eye();
+    let e = c.put_tensor([7; 32], &w).unwrap_err();
+    assert!(e.message.contains("does not hash"), "{e}");
+    // Loading what was never uploaded.
+    let e = c.load([1; 32], vec![]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Missing));
+    // Wrong argument count and types.
+    let exec = load(&mut c);
+    let e = c.run(exec, vec![], &[], vec![true], vec![]).unwrap_err();
+    assert!(e.message.contains("more arguments"), "{e}");
+    let wrong = Tensor::from_vec(vec![2, 3], vec![0f32; 6]).unwrap();
+    let e = c.run(exec, vec![arg(&wrong)], std::slice::from_ref(&wrong), vec![true], vec![]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Execution), "{e}");
+    let e = c.run(99, vec![], &[], vec![], vec![]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::UnknownHandle));
+    c.ping().unwrap();
+}
+
+#[test]
+fn memory_limit_refuses_and_frees_on_disconnect() {
+    let s = serve(&["--memory-limit", "4KiB", "--max-request", "1MiB", "--metrics", "127.0.0.1:0"]);
+    let mut c = connect(&s);
+    let big = Tensor::from_vec(vec![2048], vec![1f32; 2048]).unwrap();
+    let e = c.put_tensor(tensor_hash(&big), &big).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::OutOfMemory), "{e}");
+    assert!(e.message.contains("limit"), "{e}");
+    // Kept outputs count too: keep until the limit refuses.
+    let exec = load(&mut c);
+    let input = x(32); // 512 bytes per kept output
+    let mut kept = 0;
+    let err = loop {
+        match c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![false], vec![]) {
+            Ok(_) => kept += 1,
+            Err(e) => break e,
+        }
+        assert!(kept < 100);
+    };
+    assert_eq!(err.code, Some(ErrorCode::OutOfMemory));
+    assert!(kept >= 4, "{kept}");
+    let before = metric(&s, "genie_memory_in_use_bytes");
+    assert!(before >= 2048, "{before}");
+    drop(c);
+    // The session's tensors are freed when it disconnects.
+    let deadline = Instant::now() + T;
+    while metric(&s, "genie_memory_in_use_bytes") >= before {
+        assert!(Instant::now() < deadline, "session memory not freed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut c = connect(&s);
+    load(&mut c);
+}
+
+fn metric(s: &Server, name: &str) -> u64 {
+    let mut t = TcpStream::connect(s.metrics.as_ref().unwrap()).unwrap();
+    t.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    t.read_to_string(&mut body).unwrap();
+    assert!(body.starts_with("HTTP/1.1 200"), "{body}");
+    body.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).unwrap_or_else(|| panic!("{name} missing in {body}")).parse().unwrap()
+}
+
+#[test]
+fn a_retried_run_is_applied_once() {
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let mut c = connect(&s);
+    let exec = load(&mut c);
+    let input = x(2);
+    let msg = Msg::Run { exec, args: vec![arg(&input)], ret: vec![false], release: vec![] };
+    let bytes = input.contiguous_bytes().unwrap();
+    let (first, _) = c.call_with_id(1000, &msg, &[bytes]).unwrap();
+    let (again, _) = c.call_with_id(1000, &msg, &[bytes]).unwrap();
+    assert_eq!(first, again, "the retry gets the same reply (the same handle)");
+    assert_eq!(metric(&s, "genie_runs_total"), 1);
+    assert_eq!(metric(&s, "genie_sessions_active"), 1);
+}
+
+#[test]
+fn sigterm_shuts_down_gracefully() {
+    let mut s = serve(&[]);
+    let mut c = connect(&s);
+    c.ping().unwrap();
+    let pid = s.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + T;
+    loop {
+        if let Some(status) = s.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "server did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(c.ping().is_err());
+}
+
+#[cfg(unix)]
+#[test]
+fn unix_socket_transport() {
+    let path = std::env::temp_dir().join(format!("genie-{}.sock", std::process::id()));
+    let url = format!("unix://{}", path.display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", &url]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("listening on unix://"), "{line}");
+    let mut c = Client::connect(&url, b"", T).unwrap();
+    let exec = load(&mut c);
+    let input = x(2);
+    let (_, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].shape, vec![2, 4]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(path);
+}
+
+#[test]
+fn idle_sessions_expire() {
+    let s = serve(&["--idle-timeout", "1"]);
+    let mut c = connect(&s);
+    c.ping().unwrap();
+    std::thread::sleep(Duration::from_millis(1600));
+    assert!(c.ping().is_err(), "the idle session should have been closed");
+    connect(&s).ping().unwrap();
+}

@@ -114,9 +114,19 @@ class Connection:
             try:
                 return fn(c)
             except RemoteError as e:
+                if getattr(e, "code", None) is not None:
+                    raise
+                self._retire()
+                lost = f"lost the Genie runtime at {self.url}: {e}"
+            # Once more on a new session (the server may have restarted
+            # since the last call): plans run without side effects, and
+            # what the old session held is gone either way.
+            try:
+                return fn(self._ensure())
+            except RemoteError as e:
                 if getattr(e, "code", None) is None:
                     self._retire()
-                    raise _error(f"lost the Genie runtime at {self.url}: {e}", None) from None
+                    raise _error(f"{lost}; reconnecting failed: {e}", None) from None
                 raise
 
     def ensure_uploaded(self, c: RemoteClient, plans: Sequence[Tuple[bytes, bytes]], tensors: Sequence[Tuple[bytes, torch.Tensor]]) -> None:
@@ -283,6 +293,8 @@ def _leaves(x, out):
     return out
 
 
+# Local tensors up to this size travel with recorded ops (see _record).
+_SHIP_LOCAL_LIMIT = 64 << 10
 _FAKE_MODE = None
 # Output metadata of recorded ops, by op and argument signature.
 _META_CACHE: Dict[str, Any] = {}
@@ -301,6 +313,8 @@ def _sig(x) -> str:
     if isinstance(x, RemoteTensor):
         r = x._genie
         return f"T{list(r.shape)}{r.dtype}"
+    if isinstance(x, torch.Tensor):
+        return f"C{list(x.shape)}{x.dtype}"
     if isinstance(x, (list, tuple)):
         return "(" + ",".join(_sig(v) for v in x) + ")"
     if isinstance(x, dict):
@@ -379,8 +393,14 @@ def _record(func, name: str, args, kwargs):
     live connection; ``NotImplemented`` when it must run locally."""
     leaves = _leaves((args, kwargs), [])
     remotes = [x for x in leaves if isinstance(x, RemoteTensor)]
-    if any(isinstance(x, torch.Tensor) and not isinstance(x, RemoteTensor) for x in leaves):
-        return NotImplemented
+    local = [x for x in leaves if isinstance(x, torch.Tensor) and not isinstance(x, RemoteTensor)]
+    if local:
+        # Ship small local operands with the recorded op when that moves
+        # fewer bytes than fetching the remote ones.
+        local_bytes = sum(x.numel() * x.element_size() for x in local)
+        remote_bytes = sum(x.numel() * x.element_size() for x in remotes)
+        if local_bytes > min(_SHIP_LOCAL_LIMIT, remote_bytes) or any(x.device.type != "cpu" or x.requires_grad for x in local):
+            return NotImplemented
     if any(r._genie.local or r._genie.value is not None and r._genie.handle is None and r._genie.op is None for r in remotes):
         return NotImplemented
     conn, epoch = remotes[0]._genie.conn, remotes[0]._genie.epoch
@@ -392,15 +412,15 @@ def _record(func, name: str, args, kwargs):
         mode = _fake_mode()
         try:
             with mode:
-                fake = _tree_map(lambda x: torch.empty(x._genie.shape, dtype=x._genie.dtype) if isinstance(x, RemoteTensor) else x, (args, kwargs))
+                fake = _tree_map(lambda x: torch.empty(x._genie.shape if isinstance(x, RemoteTensor) else x.shape, dtype=x.dtype) if isinstance(x, torch.Tensor) else x, (args, kwargs))
                 with DisableTorchFunctionSubclass():
                     out = func(*fake[0], **fake[1])
         except Exception:  # noqa: BLE001 - whatever fails here runs locally instead
             return NotImplemented
         if isinstance(out, torch.Tensor):
-            metas = (tuple(out.shape), out.dtype, None)
+            metas = ("one", tuple(out.shape), out.dtype)
         elif isinstance(out, tuple) and out and all(isinstance(o, torch.Tensor) for o in out):
-            metas = tuple((tuple(o.shape), o.dtype, i) for i, o in enumerate(out))
+            metas = ("many", [(tuple(o.shape), o.dtype, i) for i, o in enumerate(out)])
         else:
             metas = False
         if len(_META_CACHE) > 4096:
@@ -408,10 +428,13 @@ def _record(func, name: str, args, kwargs):
         _META_CACHE[key] = metas
     if metas is False:
         return NotImplemented
+    if local:
+        # A snapshot: later in-place changes must not reach the recorded op.
+        args, kwargs = _tree_map(lambda x: x.detach().clone() if _is_local(x) else x, (args, kwargs))
     op = (func, args, kwargs)
-    if isinstance(metas[0], tuple) and isinstance(metas[0][0], tuple):
-        return tuple(RemoteTensor._make(_Ref(conn, epoch, s, d, op=(op, i))) for s, d, i in metas)
-    shape, dtype, _ = metas
+    if metas[0] == "many":
+        return tuple(RemoteTensor._make(_Ref(conn, epoch, s, d, op=(op, i))) for s, d, i in metas[1])
+    _, shape, dtype = metas
     return RemoteTensor._make(_Ref(conn, epoch, shape, dtype, op=(op, None)))
 
 
@@ -460,24 +483,39 @@ def handle_of(t: "RemoteTensor", conn: Connection) -> Any:
     return ("handle", r.handle)
 
 
+def _is_local(x) -> bool:
+    return isinstance(x, torch.Tensor) and not isinstance(x, RemoteTensor)
+
+
+def _key_of(x) -> int:
+    return id(x._genie) if isinstance(x, RemoteTensor) else id(x)
+
+
 def _run_recorded(target: _Ref, keep: bool):
     """Runs the recorded ops ``target`` depends on as one plan on the
-    server. Returns the value, or with ``keep`` the handle."""
-    leaves: List[_Ref] = []
+    server. Inputs are remote tensors (by handle) and the small local
+    tensors recorded with the ops (sent along). Returns the value, or with
+    ``keep`` the handle."""
+    leaves: List[Any] = []  # _Ref (remote) or torch.Tensor (local)
     order: List[_Ref] = []
     seen: Dict[int, str] = {}
+
+    def leaf(obj) -> str:
+        seen[id(obj)] = f"L{len(leaves)}"
+        leaves.append(obj)
+        return seen[id(obj)]
 
     def visit(ref: _Ref) -> str:
         if id(ref) in seen:
             return seen[id(ref)]
         if ref.op is None or ref.handle is not None:
-            seen[id(ref)] = f"L{len(leaves)}"
-            leaves.append(ref)
-            return seen[id(ref)]
+            return leaf(ref)
         (func, args, kwargs), _ = ref.op
         for x in _leaves((args, kwargs), []):
             if isinstance(x, RemoteTensor):
                 visit(x._genie)
+            elif _is_local(x) and id(x) not in seen:
+                leaf(x)
         seen[id(ref)] = f"N{len(order)}"
         order.append(ref)
         return seen[id(ref)]
@@ -485,13 +523,13 @@ def _run_recorded(target: _Ref, keep: bool):
     visit(target)
 
     def sig(x):
-        return seen[id(x._genie)] if isinstance(x, RemoteTensor) else None
+        return seen[_key_of(x)] if isinstance(x, torch.Tensor) else None
 
     parts = []
     for ref in order:
         (func, args, kwargs), index = ref.op
         parts.append(f"{_fname(func)}:{getattr(func, '__qualname__', '')}:{_sig_refs((args, kwargs), sig)}:{index}")
-    key = "|".join(parts) + "||" + ";".join(f"{list(r.shape)}{r.dtype}" for r in leaves) + f"|keep={keep}"
+    key = "|".join(parts) + "||" + ";".join(f"{list(x.shape)}{x.dtype}{'c' if _is_local(x) else ''}" for x in leaves) + f"|keep={keep}"
     conn = target.conn
     entry = conn.lazy_plans.get(key)
     if entry is None:
@@ -499,8 +537,8 @@ def _run_recorded(target: _Ref, keep: bool):
         conn.lazy_plans[key] = entry
     if entry == "local":
         # Genie cannot compile these ops: fetch the inputs and run here.
-        values = {id(r): materialize(RemoteTensor._make(r)) if r.value is None else r.value for r in leaves}
-        result = _replay(order, leaves, target, [values[id(r)] for r in leaves])
+        values = [x if _is_local(x) else (x.value if x.value is not None else materialize(RemoteTensor._make(x))) for x in leaves]
+        result = _replay(order, leaves, target, values)
         if keep:
             raise _error("recorded ops Genie cannot compile cannot stay on the server", "execution failed")
         return result
@@ -512,10 +550,13 @@ def _run_recorded(target: _Ref, keep: bool):
             entry["exec"] = c.load(h, [])
             entry["epoch"] = conn.epoch
         args = []
-        for r in leaves:
-            if r.epoch != conn.epoch or r.handle is None:
+        for x in leaves:
+            if _is_local(x):
+                args.append(x)
+                continue
+            if x.epoch != conn.epoch or x.handle is None:
                 raise _lost()
-            args.append(("handle", r.handle))
+            args.append(("handle", x.handle))
         start = time.perf_counter()
         before = c.stats()
         (out,) = c.run(entry["exec"], args, [not keep], conn.take_releases())
@@ -530,7 +571,7 @@ def _run_recorded(target: _Ref, keep: bool):
 
 
 def _sig_refs(x, sig) -> str:
-    if isinstance(x, RemoteTensor):
+    if isinstance(x, torch.Tensor):
         return sig(x)
     if isinstance(x, (list, tuple)):
         return "(" + ",".join(_sig_refs(v, sig) for v in x) + ")"
@@ -539,11 +580,11 @@ def _sig_refs(x, sig) -> str:
     return repr(x)
 
 
-def _replay(order: List[_Ref], leaves: List[_Ref], target: _Ref, inputs: Sequence[torch.Tensor]):
-    env = {id(r): t for r, t in zip(leaves, inputs)}
+def _replay(order: List[_Ref], leaves: List[Any], target: _Ref, inputs: Sequence[torch.Tensor]):
+    env = {id(x): t for x, t in zip(leaves, inputs)}
 
     def sub(x):
-        return env[id(x._genie)] if isinstance(x, RemoteTensor) else x
+        return env[_key_of(x)] if isinstance(x, torch.Tensor) else x
 
     for ref in order:
         (func, args, kwargs), index = ref.op
@@ -562,7 +603,7 @@ def _compile_recorded(order, leaves, target):
     from .fx_export import export_graph
     from .graph_capture import SEM_PIPELINE
 
-    examples = [torch.empty(r.shape, dtype=r.dtype) for r in leaves]
+    examples = [torch.empty(tuple(x.shape), dtype=x.dtype) for x in leaves]
     try:
         gm = make_fx(lambda *xs: _replay(order, leaves, target, xs), decomposition_table=core_aten_decompositions(), tracing_mode="fake")(*examples)
         sem = parse(import_fx(export_graph(gm, "recorded")).print())

@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""The remote runtime against local eager PyTorch, client and server on one host.
+
+1. GPT-2 small (random init) greedy `generate()` of 64 new tokens: tokens
+   checked against local eager; payload bytes and round trips per decode
+   token after warm-up (weights and plan upload excluded); per-token latency
+   next to local eager's, in the same run.
+2. A second client process running the same model against the same server:
+   what it uploads (the goal: nothing).
+3. A tiny graph's call round trip next to a raw TCP ping-pong of the same
+   payload, and bulk tensor upload next to a raw socket's throughput.
+
+Needs the release server (`cargo build --release -p genie-remote`) and the
+extension built with optimisations (`make develop-release`); `make bench`
+does both. Writes target/bench/remote_runtime.json.
+"""
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SERVER = os.environ.get("GENIE_RUNTIME_BIN", os.path.join(ROOT, "target", "release", "genie-runtime"))
+NEW_TOKENS = 64
+PROMPT = 8
+
+
+def start_server(*extra):
+    proc = subprocess.Popen([SERVER, "serve", "--listen", "127.0.0.1:0", *extra], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = proc.stdout.readline()
+    if "listening on" not in line:
+        proc.kill()
+        raise SystemExit(f"genie-runtime did not start: {line!r}")
+    return proc, line.split()[-1]
+
+
+def gpt2():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    model = GPT2LMHeadModel(GPT2Config()).eval()  # GPT-2 small: 12 layers, hidden 768
+    prompt = torch.randint(1, 50000, (1, PROMPT))
+    return model, prompt
+
+
+def generate(model, prompt, n):
+    with torch.no_grad():
+        return model.generate(prompt, max_new_tokens=n, do_sample=False, pad_token_id=0)
+
+
+def per_token_seconds(model, prompt):
+    """Decode time per token: (time of 64 new tokens - time of 1) / 63."""
+    t0 = time.perf_counter()
+    generate(model, prompt, 1)
+    t1 = time.perf_counter()
+    generate(model, prompt, NEW_TOKENS)
+    t2 = time.perf_counter()
+    return ((t2 - t1) - (t1 - t0)) / (NEW_TOKENS - 1)
+
+
+def delta(a, b):
+    return {k: b[k] - a[k] for k in ("bytes_sent", "bytes_received", "round_trips", "upload_bytes")}
+
+
+def bench_generate(url, reps):
+    import copy
+
+    import genie
+
+    model, prompt = gpt2()
+    eager_model = copy.deepcopy(model)
+    eager_tokens = generate(eager_model, prompt, NEW_TOKENS)
+    model.compile(backend="genie", options={"remote": url})
+    t = time.perf_counter()
+    s0 = genie.stats()
+    tokens = generate(model, prompt, NEW_TOKENS)
+    warm = time.perf_counter() - t
+    s1 = genie.stats()
+    same = torch.equal(tokens, eager_tokens)
+    # Payload per decode token: a 64-token run minus a 1-token run.
+    a = genie.stats()
+    generate(model, prompt, NEW_TOKENS)
+    b = genie.stats()
+    generate(model, prompt, 1)
+    c = genie.stats()
+    long, short = delta(a, b), delta(b, c)
+    per = {k: (long[k] - short[k]) / (NEW_TOKENS - 1) for k in long}
+    eager_t, genie_t = [], []
+    for _ in range(reps):
+        eager_t.append(per_token_seconds(eager_model, prompt))
+        genie_t.append(per_token_seconds(model, prompt))
+    e, g = statistics.median(eager_t), statistics.median(genie_t)
+    return {
+        "tokens_equal": same,
+        "first_generate_seconds": warm,
+        "weights_and_plan_upload_bytes": delta(s0, s1)["upload_bytes"],
+        "payload_bytes_per_token": per["bytes_sent"] + per["bytes_received"],
+        "bytes_sent_per_token": per["bytes_sent"],
+        "bytes_received_per_token": per["bytes_received"],
+        "round_trips_per_token": per["round_trips"],
+        "upload_bytes_after_warmup": long["upload_bytes"] + short["upload_bytes"],
+        "eager_ms_per_token": e * 1e3,
+        "genie_ms_per_token": g * 1e3,
+        "latency_ratio": g / e,
+        "eager_ms_samples": [x * 1e3 for x in eager_t],
+        "genie_ms_samples": [x * 1e3 for x in genie_t],
+    }
+
+
+def second_client(url):
+    import genie
+
+    model, prompt = gpt2()
+    model.compile(backend="genie", options={"remote": url})
+    generate(model, prompt, 4)
+    print(json.dumps(genie.stats()))
+
+
+ECHO = r"""
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept(); c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+mode, n = sys.argv[1], int(sys.argv[2])
+buf = bytearray(1 << 20)
+while True:
+    got = 0
+    while got < n:
+        k = c.recv_into(memoryview(buf)[: min(len(buf), n - got)])
+        if k == 0: sys.exit(0)
+        got += k
+    c.sendall(bytes(buf[:n]) if mode == "echo" else b"k")
+"""
+
+
+def raw_peer(mode, n):
+    p = subprocess.Popen([sys.executable, "-c", ECHO, mode, str(n)], stdout=subprocess.PIPE, text=True)
+    port = int(p.stdout.readline())
+    s = socket.create_connection(("127.0.0.1", port))
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return p, s
+
+
+def recv_exact(s, n):
+    buf = bytearray(n)
+    view, got = memoryview(buf), 0
+    while got < n:
+        got += s.recv_into(view[got:])
+    return buf
+
+
+def bench_calls(url, n_calls):
+    import genie
+    from genie._genie import RemoteClient, parse, plan_hash
+
+    # The tiny graph through torch.compile: 16 floats in, 16 out.
+    f = torch.compile(lambda x: x + 1, backend="genie", options={"remote": url}, dynamic=False)
+    x = torch.randn(16)
+    f(x).tolist()  # read once: from now on the output comes back directly
+    for _ in range(50):
+        f(x)
+    times = []
+    for _ in range(n_calls):
+        t = time.perf_counter()
+        f(x)
+        times.append(time.perf_counter() - t)
+    compiled = statistics.median(times)
+
+    # The same graph as one protocol call (no torch.compile around it).
+    m = parse("func.func @f(%x: tensor<16xf32>) -> tensor<16xf32> {\n  %0 = sem.neg %x : tensor<16xf32>\n  return %0 : tensor<16xf32>\n}\n")
+    (plan,) = m.to_plans()
+    c = RemoteClient(url)
+    h = plan_hash(plan)
+    c.put_plan(h, plan)
+    exe = c.load(h, [])
+    for _ in range(50):
+        c.run(exe, [x], [True], [])
+    s0 = c.stats()
+    times = []
+    for _ in range(n_calls):
+        t = time.perf_counter()
+        c.run(exe, [x], [True], [])
+        times.append(time.perf_counter() - t)
+    s1 = c.stats()
+    proto = statistics.median(times)
+    frame = (s1["bytes_sent"] - s0["bytes_sent"]) // n_calls
+
+    # Raw TCP ping-pong of the same request size.
+    p, s = raw_peer("echo", frame)
+    payload = bytes(frame)
+    for _ in range(50):
+        s.sendall(payload)
+        recv_exact(s, frame)
+    times = []
+    for _ in range(n_calls):
+        t = time.perf_counter()
+        s.sendall(payload)
+        recv_exact(s, frame)
+        times.append(time.perf_counter() - t)
+    raw = statistics.median(times)
+    s.close()
+    p.wait()
+    return {
+        "request_bytes": frame,
+        "raw_pingpong_us": raw * 1e6,
+        "protocol_call_us": proto * 1e6,
+        "compiled_call_us": compiled * 1e6,
+        "protocol_call_ratio": proto / raw,
+        "compiled_call_ratio": compiled / raw,
+    }
+
+
+def bench_upload(url, mib):
+    from genie._genie import RemoteClient, tensor_hash
+
+    n = mib << 20
+    rates = {"genie": [], "raw": []}
+    c = RemoteClient(url, None, 60.0, False)
+    for rep in range(3):
+        t = torch.randn(n // 4)
+        h = tensor_hash(t)
+        start = time.perf_counter()
+        c.put_tensor(h, t)
+        rates["genie"].append(n / (time.perf_counter() - start))
+    p, s = raw_peer("sink", n)
+    data = torch.randn(n // 4).numpy().tobytes()
+    for rep in range(3):
+        start = time.perf_counter()
+        s.sendall(data)
+        recv_exact(s, 1)
+        rates["raw"].append(n / (time.perf_counter() - start))
+    s.close()
+    p.wait()
+    g, r = statistics.median(rates["genie"]), statistics.median(rates["raw"])
+    return {"mib": mib, "genie_MiBps": g / 2**20, "raw_socket_MiBps": r / 2**20, "ratio": g / r}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--second-client", metavar="URL")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--upload-mib", type=int, default=256)
+    args = ap.parse_args()
+    if args.second_client:
+        return second_client(args.second_client)
+    torch.set_num_threads(2)
+    os.environ.setdefault("GENIE_QUIET", "1")
+    proc, addr = start_server("--memory-limit", "8GiB")
+    url = f"tcp://{addr}"
+    try:
+        gen = bench_generate(url, args.reps)
+        out = subprocess.run([sys.executable, __file__, "--second-client", url], capture_output=True, text=True, check=True)
+        second = json.loads(out.stdout.strip().splitlines()[-1])
+        calls = bench_calls(url, args.calls)
+        upload = bench_upload(url, args.upload_mib)
+    finally:
+        proc.terminate()
+        proc.wait()
+    result = {"generate": gen, "second_client_upload_bytes": second["upload_bytes"], "calls": calls, "upload": upload}
+    os.makedirs(os.path.join(ROOT, "target", "bench"), exist_ok=True)
+    with open(os.path.join(ROOT, "target", "bench", "remote_runtime.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    g = gen
+    print("== remote runtime: GPT-2 small, generate() 64 new tokens, server on 127.0.0.1 (TCP)")
+    print(f"tokens equal to local eager: {'yes' if g['tokens_equal'] else 'NO'}")
+    print(f"first generate (upload {g['weights_and_plan_upload_bytes'] / 2**20:.0f} MiB of weights and plans, compile, run): {g['first_generate_seconds']:.1f} s")
+    print(f"payload per decode token: {g['payload_bytes_per_token']:.0f} B ({g['bytes_sent_per_token']:.0f} sent, {g['bytes_received_per_token']:.0f} received); "
+          f"round trips per token: {g['round_trips_per_token']:.2f}; uploads after warm-up: {g['upload_bytes_after_warmup']} B")
+    print(f"per-token latency: genie remote {g['genie_ms_per_token']:.2f} ms, local eager {g['eager_ms_per_token']:.2f} ms ({g['latency_ratio']:.2f}x)")
+    print(f"second client process uploaded: {second['upload_bytes']} B")
+    c = calls
+    print(f"tiny graph ({c['request_bytes']} B request): raw TCP ping-pong {c['raw_pingpong_us']:.1f} us, protocol call {c['protocol_call_us']:.1f} us "
+          f"({c['protocol_call_ratio']:.2f}x), torch.compile'd call {c['compiled_call_us']:.1f} us ({c['compiled_call_ratio']:.2f}x)")
+    u = upload
+    print(f"upload of {u['mib']} MiB: genie {u['genie_MiBps']:.0f} MiB/s, raw socket {u['raw_socket_MiBps']:.0f} MiB/s ({u['ratio']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()

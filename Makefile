@@ -24,7 +24,7 @@ MIN_RUST := 1.87
 # and maturin keep invalidating each other's pyo3 build.
 export PYO3_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: develop-release setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
+.PHONY: develop-release server-release setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
 
 # ---- setup -----------------------------------------------------------------
 
@@ -92,10 +92,14 @@ pytest: develop
 
 # ---- demo and benchmarks ----------------------------------------------------
 
-# GPT-2 greedy generation on Genie's embedded runtime, checked against eager
-# (an optimised build: the demo prints latencies).
-demo: develop-release
+# GPT-2 greedy generation on a local genie-runtime server, checked against
+# eager (optimised builds: the demo prints latencies).
+demo: develop-release server-release
 	$(VENV)/bin/python examples/gpt2_generate.py
+
+# The runtime server, optimised (demo and benchmarks run against it).
+server-release: rust-check
+	cargo build --release $(JOBS) -p genie-remote
 
 # The IR side: genie-opt over an example block, phase by phase.
 demo-ir: rust-check
@@ -115,13 +119,14 @@ demo-ir: rust-check
 	    | mlir-opt-19 --irdl-file=target/genie.irdl.mlir -o /dev/null && echo "mlir-opt-19: ok"; \
 	else echo "mlir-opt-19 not installed (make setup installs it)"; fi
 
-bench: rust-check venv
+bench: rust-check venv server-release
 	cargo bench $(JOBS) -p genie-benches
 	python3 benches/compare_mlir.py
 	@# Compile-time and latency figures need the extension built with optimisations.
 	@$(MAKE) --no-print-directory develop-release
 	$(VENV)/bin/python benches/compile_time.py
 	$(VENV)/bin/python benches/runtime_latency.py
+	$(VENV)/bin/python benches/remote_runtime.py
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

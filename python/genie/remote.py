@@ -81,7 +81,7 @@ class Connection:
         # Per-call timing (the last call and totals).
         self.calls = 0
         self.totals = {"client_seconds": 0.0, "network_seconds": 0.0, "server_seconds": 0.0}
-        self.last_call: Dict[str, float] = {}
+        self.last: Optional[Tuple[float, float, float]] = None
 
     def _ensure(self) -> RemoteClient:
         if self.client is None:
@@ -157,9 +157,11 @@ class Connection:
 
     def record_call(self, total: float, wire: float, server: float) -> None:
         self.calls += 1
-        self.last_call = {"client_seconds": max(total - wire, 0.0), "network_seconds": max(wire - server, 0.0), "server_seconds": server}
-        for k, v in self.last_call.items():
-            self.totals[k] += v
+        self.last = (max(total - wire, 0.0), max(wire - server, 0.0), server)
+        t = self.totals
+        t["client_seconds"] += self.last[0]
+        t["network_seconds"] += self.last[1]
+        t["server_seconds"] += self.last[2]
 
     def stats(self) -> Dict[str, Any]:
         out = dict(self.retired)
@@ -169,7 +171,7 @@ class Connection:
                 out[k] += s[k]
         out["calls"] = self.calls
         out.update(self.totals)
-        out["last_call"] = dict(self.last_call)
+        out["last_call"] = dict(zip(("client_seconds", "network_seconds", "server_seconds"), self.last)) if self.last else {}
         return out
 
 
@@ -558,10 +560,8 @@ def _run_recorded(target: _Ref, keep: bool):
                 raise _lost()
             args.append(("handle", x.handle))
         start = time.perf_counter()
-        before = c.stats()
         (out,) = c.run(entry["exec"], args, [not keep], conn.take_releases())
-        after = c.stats()
-        conn.record_call(time.perf_counter() - start, after["wire_seconds"] - before["wire_seconds"], after["server_seconds"] - before["server_seconds"])
+        conn.record_call(time.perf_counter() - start, *c.last_timing())
         return out
 
     out = conn.call(go)
@@ -680,10 +680,8 @@ class RemotePlan:
                 else:
                     wire.append(a)
             ret = [i in self.read_outputs for i in range(self.num_outputs)]
-            before = c.stats()
             outs = c.run(self.exec, wire, ret, conn.take_releases())
-            after = c.stats()
-            conn.record_call(time.perf_counter() - start, after["wire_seconds"] - before["wire_seconds"], after["server_seconds"] - before["server_seconds"])
+            conn.record_call(time.perf_counter() - start, *c.last_timing())
             epoch = conn.epoch
             result = []
             for i, o in enumerate(outs):

@@ -176,6 +176,12 @@ impl RemoteClient {
         Ok(d)
     }
 
+    /// `(wire seconds, server seconds)` of the last request.
+    fn last_timing(&mut self) -> PyResult<(f64, f64)> {
+        let s = self.client()?.stats;
+        Ok((s.last_wire.as_secs_f64(), s.last_server.as_secs_f64()))
+    }
+
     fn close(&mut self) {
         self.inner = None;
     }

@@ -50,26 +50,24 @@ pub struct Stats {
     pub wire_time: Duration,
     /// Time the server reported running plans.
     pub server_time: Duration,
+    /// The last request's wire time and the server time it reported.
+    pub last_wire: Duration,
+    pub last_server: Duration,
 }
 
-enum Stream {
-    Tcp(TcpStream),
-    #[cfg(unix)]
-    Unix(UnixStream),
+/// The two directions of a connection: reads are buffered (a small reply
+/// arrives in one system call), writes go straight out (vectored).
+struct Stream {
+    reader: io::BufReader<Box<dyn Read + Send + Sync>>,
+    writer: Box<dyn Write + Send + Sync>,
 }
 
 impl Stream {
-    fn as_rw(&mut self) -> &mut dyn ReadWrite {
-        match self {
-            Stream::Tcp(s) => s,
-            #[cfg(unix)]
-            Stream::Unix(s) => s,
-        }
+    fn new<S: Read + Write + Send + Sync + 'static>(s: S, clone: io::Result<S>) -> Result<Stream> {
+        let r = clone.map_err(|e| transport(format!("cannot duplicate the socket: {e}")))?;
+        Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s) })
     }
 }
-
-trait ReadWrite: Read + Write {}
-impl<T: Read + Write> ReadWrite for T {}
 
 /// Where a server listens: `tcp://host:port`, `host:port`, or `unix:///path`.
 pub enum Endpoint {
@@ -130,14 +128,16 @@ impl Client {
                 s.set_nodelay(true).map_err(|e| transport(e.to_string()))?;
                 s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
-                Stream::Tcp(s)
+                let c = s.try_clone();
+                Stream::new(s, c)?
             }
             #[cfg(unix)]
             Endpoint::Unix(path) => {
                 let s = UnixStream::connect(&path).map_err(|e| transport(format!("cannot connect to unix socket {path}: {e}")))?;
                 s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
-                Stream::Unix(s)
+                let c = s.try_clone();
+                Stream::new(s, c)?
             }
             #[cfg(not(unix))]
             Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
@@ -182,13 +182,14 @@ impl Client {
         let header = Header { kind: msg.kind(), meta_len: meta.len() as u32, payload_len, request: id }.encode();
         let show = self.progress && payload_len > PROGRESS_THRESHOLD;
         let what = msg.name();
-        let rw = self.stream.as_rw();
-        let sent = write_frame(rw, &header, &meta, payload, show).map_err(|e| transport(format!("sending {what} failed: {e} (is the server running?)")))?;
+        let sent = write_frame(&mut self.stream.writer, &header, &meta, payload, show).map_err(|e| transport(format!("sending {what} failed: {e} (is the server running?)")))?;
         self.stats.bytes_sent += sent;
-        let (reply, tensors, received) = read_frame(rw).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
+        let (reply, tensors, received) = read_frame(&mut self.stream.reader).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
         self.stats.bytes_received += received;
         self.stats.round_trips += 1;
-        self.stats.wire_time += start.elapsed();
+        self.stats.last_wire = start.elapsed();
+        self.stats.last_server = Duration::ZERO;
+        self.stats.wire_time += self.stats.last_wire;
         if let Msg::Error { code, message } = reply {
             return Err(RemoteError { code: Some(code), message });
         }
@@ -238,7 +239,8 @@ impl Client {
         let payload: Vec<&[u8]> = tensors.iter().map(|t| t.contiguous_bytes().ok_or_else(|| transport("run: argument tensors must be contiguous"))).collect::<Result<_>>()?;
         match self.call(&Msg::Run { exec, args, ret, release }, &payload)? {
             (Msg::Result { outs, server_micros }, data) => {
-                self.stats.server_time += Duration::from_micros(server_micros);
+                self.stats.last_server = Duration::from_micros(server_micros);
+                self.stats.server_time += self.stats.last_server;
                 Ok((outs, data, server_micros))
             }
             (other, _) => Err(transport(format!("run: unexpected reply {}", other.name()))),

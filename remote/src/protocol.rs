@@ -48,8 +48,15 @@ pub fn hash_bytes(parts: &[&[u8]]) -> Hash {
 /// The content hash of a tensor: dtype, shape and row-major bytes.
 pub fn tensor_hash(t: &genie_runtime::Tensor) -> Hash {
     let c = t.contiguous();
-    let shape: Vec<u8> = t.shape.iter().flat_map(|&n| (n as u64).to_le_bytes()).collect();
-    hash_bytes(&[t.dtype().to_string().as_bytes(), &shape, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor")])
+    let prefix = tensor_hash_prefix(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() });
+    hash_bytes(&[&prefix, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor")])
+}
+
+/// What a tensor's content hash covers before its data: dtype and shape.
+pub fn tensor_hash_prefix(m: &TensorMeta) -> Vec<u8> {
+    let mut p = m.dtype.to_string().into_bytes();
+    p.extend(m.shape.iter().flat_map(|&n| (n as u64).to_le_bytes()));
+    p
 }
 
 pub fn hex(h: &Hash) -> String {

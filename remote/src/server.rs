@@ -175,11 +175,7 @@ impl Session {
                 store.put_plan(hash, bytes)?;
                 Ok((Msg::Ok, vec![]))
             }
-            Msg::PutTensor { hash, .. } => {
-                let t = payload.into_iter().next().expect("one payload tensor");
-                self.state.store().put_tensor(hash, t)?;
-                Ok((Msg::Ok, vec![]))
-            }
+            Msg::PutTensor { .. } => Err((ErrorCode::Malformed, "put-tensor is handled while its payload arrives".into())),
             Msg::Load { plan, binds } => self.load(plan, binds),
             Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release),
             Msg::Fetch { handle } => {
@@ -248,6 +244,7 @@ impl Session {
             self.drop_handle(h)?;
         }
         let loaded = self.execs.get(exec as usize).ok_or_else(|| (ErrorCode::UnknownHandle, format!("no loaded plan #{exec} in this session")))?;
+        let small_inputs = payload.iter().map(tensor_bytes).sum::<u64>() <= 64 << 10;
         let mut args = args.into_iter();
         let mut data = payload.into_iter();
         let mut inputs = Vec::with_capacity(loaded.bound.len());
@@ -273,7 +270,10 @@ impl Session {
         let start = Instant::now();
         // Kernels run on this worker thread (rayon inside); a panic in one is
         // an error for this request, never the end of the server.
-        let result = tokio::task::block_in_place(|| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs))));
+        let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
+        // A short plan runs right here; a long one first hands this worker's
+        // other connections to another thread (which costs a thread wake-up).
+        let result = if exe.plan().code.len() <= 64 && small_inputs { run() } else { tokio::task::block_in_place(run) };
         self.state.metrics.runs.fetch_add(1, Relaxed);
         let server_micros = start.elapsed().as_micros() as u64;
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
@@ -495,6 +495,25 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             return Ok(());
         }
     }
+    if let Msg::PutTensor { hash, meta } = &msg {
+        // Hashed while it arrives, so verifying costs no extra pass.
+        let reply = match read_hashed(rd, meta.clone()).await.map_err(|e| Closed::Fatal(e.to_string()))? {
+            Ok((t, computed)) => state.store().put_tensor(*hash, t, computed).map(|()| Msg::Ok),
+            Err(e) => {
+                state.store().release(h.payload_len);
+                Err((ErrorCode::Malformed, format!("put-tensor: {e}")))
+            }
+        };
+        m.upload_bytes.fetch_add(h.payload_len, Relaxed);
+        match reply {
+            Ok(r) => {
+                let n = write_frame(wr, h.request, &r, &[]).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+                m.bytes_sent.fetch_add(n, Relaxed);
+            }
+            Err((code, e)) => send_error(state, wr, h.request, code, e).await,
+        }
+        return Ok(());
+    }
     let mut payload = Vec::with_capacity(metas.len());
     let mut bad = None;
     for t in metas {
@@ -546,6 +565,78 @@ async fn read_tensor<R: AsyncRead + Unpin>(rd: &mut R, t: TensorMeta) -> io::Res
     let mut words = Tensor::word_buffer(n);
     read_exact(rd, genie_runtime::tensor::words_as_bytes(&mut words, n)).await?;
     Ok(Tensor::from_words(words, t.dtype, t.shape))
+}
+
+/// A buffer being received and hashed at once: a worker thread hashes each
+/// chunk after the socket filled it. Dropping it (even mid-read, when the
+/// connection is torn down) waits for the worker before freeing the memory.
+struct HashedUpload {
+    words: Vec<u64>,
+    chunks: Option<std::sync::mpsc::Sender<(usize, usize)>>,
+    worker: Option<std::thread::JoinHandle<Hash>>,
+}
+
+impl Drop for HashedUpload {
+    fn drop(&mut self) {
+        self.chunks.take();
+        if let Some(w) = self.worker.take() {
+            let _ = w.join();
+        }
+    }
+}
+
+/// A raw pointer the hashing worker may hold (see `read_hashed`).
+struct SharedBase(*mut u8);
+// SAFETY: the worker only reads chunks the reader has finished writing and
+// handed over; the reader never touches them again.
+unsafe impl Send for SharedBase {}
+
+impl SharedBase {
+    fn get(&self) -> *mut u8 {
+        self.0
+    }
+}
+
+const HASH_CHUNK: usize = 4 << 20;
+
+/// Reads a shared tensor's data straight into its buffer while a worker
+/// thread hashes what has arrived; returns the tensor and its content hash.
+async fn read_hashed<R: AsyncRead + Unpin>(rd: &mut R, meta: TensorMeta) -> io::Result<Result<(Tensor, Hash), String>> {
+    let n = meta.bytes().unwrap_or(0) as usize;
+    let mut up = HashedUpload { words: Tensor::word_buffer(n), chunks: None, worker: None };
+    let base = SharedBase(up.words.as_mut_ptr().cast::<u8>());
+    let worker_base = SharedBase(base.get());
+    let prefix = tensor_hash_prefix(&meta);
+    let (tx, rx) = std::sync::mpsc::channel::<(usize, usize)>();
+    up.worker = Some(std::thread::spawn(move || {
+        let mut h = blake3::Hasher::new();
+        h.update(&prefix);
+        for (off, len) in rx {
+            // SAFETY: [off, off + len) lies inside the buffer, was fully
+            // written before it was sent, and is not written again; the
+            // buffer outlives this thread (HashedUpload joins it first).
+            h.update(unsafe { std::slice::from_raw_parts(worker_base.get().add(off), len) });
+        }
+        *h.finalize().as_bytes()
+    }));
+    up.chunks = Some(tx);
+    let mut off = 0;
+    while off < n {
+        let len = (n - off).min(HASH_CHUNK);
+        // SAFETY: in bounds, and no other reference to this range exists:
+        // the worker only sees ranges already sent.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(off), len) };
+        read_exact(rd, chunk).await?;
+        if let Some(tx) = &up.chunks {
+            let _ = tx.send((off, len));
+        }
+        off += len;
+    }
+    up.chunks.take();
+    let worker = up.worker.take().expect("the worker was started");
+    let hash = tokio::task::block_in_place(|| worker.join()).map_err(|_| io::Error::other("the hashing thread failed"))?;
+    let words = std::mem::take(&mut up.words);
+    Ok(Tensor::from_words(words, meta.dtype, meta.shape).map(|t| (t, hash)))
 }
 
 async fn metrics_loop(l: TcpListener, state: Arc<State>) {

@@ -7,7 +7,7 @@
 //! Session tensors (KV caches, kept outputs) are never evicted: a request
 //! that needs more memory than is left gets an out-of-memory error instead.
 
-use crate::protocol::{hash_bytes, hex, tensor_hash, ErrorCode, Hash};
+use crate::protocol::{hash_bytes, hex, ErrorCode, Hash};
 use genie_codegen::Plan;
 use genie_runtime::{Executable, Tensor};
 use std::collections::HashMap;
@@ -109,11 +109,12 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a shared tensor whose bytes were already reserved; checks its
-    /// hash (a client cannot plant data under another model's hash).
-    pub fn put_tensor(&mut self, hash: Hash, t: Tensor) -> Result<(), Refusal> {
+    /// Stores a shared tensor whose bytes were already reserved, given the
+    /// hash of what arrived (`computed`; see `tensor_hash`): a client cannot
+    /// plant data under another model's hash.
+    pub fn put_tensor(&mut self, hash: Hash, t: Tensor, computed: Hash) -> Result<(), Refusal> {
         let bytes = tensor_bytes(&t);
-        if tensor_hash(&t) != hash {
+        if computed != hash {
             self.release(bytes);
             return Err((ErrorCode::Malformed, format!("tensor data does not hash to {}", hex(&hash))));
         }
@@ -151,6 +152,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::tensor_hash;
 
     #[test]
     fn lru_evicts_unbound_tensors_only() {
@@ -159,9 +161,9 @@ mod tests {
         let b = Tensor::from_vec(vec![10], vec![2f32; 10]).unwrap();
         let (ha, hb) = (tensor_hash(&a), tensor_hash(&b));
         s.reserve(40, "a").unwrap();
-        s.put_tensor(ha, a).unwrap();
+        s.put_tensor(ha, a, ha).unwrap();
         s.reserve(40, "b").unwrap();
-        s.put_tensor(hb, b).unwrap();
+        s.put_tensor(hb, b, hb).unwrap();
         // `a` is bound somewhere (held outside the store): only `b` can go.
         let held = s.tensor(&ha).unwrap();
         s.reserve(50, "c").unwrap();
@@ -179,7 +181,8 @@ mod tests {
         let mut s = Store::new(1000);
         let a = Tensor::from_vec(vec![2], vec![1i64, 2]).unwrap();
         s.reserve(16, "a").unwrap();
-        assert!(s.put_tensor([0; 32], a).is_err());
+        let ha = tensor_hash(&a);
+        assert!(s.put_tensor([0; 32], a, ha).is_err());
         assert_eq!(s.used(), 0);
         assert!(s.put_plan([0; 32], b"not a plan").unwrap_err().1.contains("do not hash"));
         let h = hash_bytes(&[b"not a plan"]);

@@ -4,19 +4,22 @@ Registered through the ``torch_dynamo_backends`` entry point, so
 ``torch.compile(model, backend="genie")`` works without importing genie.
 Each graph TorchDynamo captures goes through aot_autograd (core ATen
 decompositions) and Genie's compiler (FX import → ``sem`` pipeline → plan
-bytecode) and runs on the embedded CPU runtime.
+bytecode) and runs on the embedded CPU runtime, or on a remote
+``genie-runtime serve`` (see ``genie.remote``).
 
 Options (``torch.compile(..., options={...})``):
 
 * ``"fallback": "eager"`` (default): a graph with an op the runtime cannot run
   yet runs eagerly instead; genie logs once which op, and where.
 * ``"fallback": "error"``: raise ``genie.UnsupportedOpError`` instead.
+* ``"remote": "tcp://host:port"`` (or ``unix:///path``; default
+  ``$GENIE_REMOTE``): run plans on that server. ``"token"`` /
+  ``"token_file"`` (or ``$GENIE_REMOTE_TOKEN`` / ``$GENIE_REMOTE_TOKEN_FILE``)
+  authenticate; ``"timeout"`` bounds a silent server (seconds, default 60).
 
-What runs today: inference graphs of GPT-2 (with KV-cache decode and
-dynamic shapes), BERT, LLaMA-style decoders, ResNet, EfficientNet, ViT and
-CLIP in f32/f64/i64/i32/bool. Whole graphs fall back (not just the
-unsupported part): embedding bags (DLRM), training graphs and f16/bf16 run
-eagerly for now, and tensors are copied at the boundary.
+With Hugging Face ``generate()``, compile in place
+(``model.compile(backend="genie", ...)``): ``torch.compile(model).generate()``
+runs the eager forward.
 """
 
 from .graph_capture import Capture, UnsupportedOpError

@@ -82,6 +82,8 @@ class Connection:
         self.calls = 0
         self.totals = {"client_seconds": 0.0, "network_seconds": 0.0, "server_seconds": 0.0}
         self.last: Optional[Tuple[float, float, float]] = None
+        self.last_used = time.monotonic()
+        self.heartbeat: Optional[threading.Thread] = None
 
     def _ensure(self) -> RemoteClient:
         if self.client is None:
@@ -93,7 +95,30 @@ class Connection:
             self.epoch += 1
             self.pending_release = []
             log.info("genie: connected to %s (session %d)", self.url, self.client.session)
+            if self.heartbeat is None:
+                self.heartbeat = threading.Thread(target=self._beat, name="genie-heartbeat", daemon=True)
+                self.heartbeat.start()
+        self.last_used = time.monotonic()
         return self.client
+
+    def _beat(self) -> None:
+        """Pings an idle session so the server keeps it (and its tensors)
+        past its idle timeout, and notices a dead server before the next
+        call does."""
+        period = float(os.environ.get("GENIE_HEARTBEAT_SECONDS", 15))
+        while True:
+            time.sleep(period)
+            if time.monotonic() - self.last_used < period or not self.lock.acquire(blocking=False):
+                continue
+            try:
+                if self.client is not None:
+                    self.client.ping()
+            except RemoteError as e:
+                log.warning("genie: heartbeat to %s failed: %s", self.url, e)
+                if getattr(e, "code", None) is None:
+                    self._retire()
+            finally:
+                self.lock.release()
 
     def _retire(self) -> None:
         if self.client is not None:
@@ -452,7 +477,15 @@ def materialize(t: "RemoteTensor") -> torch.Tensor:
     if r.epoch != r.conn.epoch:
         raise _lost()
     if r.op is None:
-        value = r.conn.call(lambda c: c.fetch(r.handle))
+
+        def fetch(c):
+            # Checked inside: a retry on a new session must not fetch
+            # whatever that session numbers the same.
+            if r.epoch != r.conn.epoch:
+                raise _lost()
+            return c.fetch(r.handle)
+
+        value = r.conn.call(fetch)
     else:
         value = _run_recorded(r, keep=False)
     if r.origin is not None:

@@ -281,3 +281,21 @@ def test_metrics_endpoint_and_foreign_handles():
         assert int(values["genie_errors_total"]) >= 1
     finally:
         s.stop()
+
+
+def test_heartbeats_keep_an_idle_session_alive():
+    s = Server("--idle-timeout", "2")
+    script = r"""
+import os, sys, time, torch, genie
+f = torch.compile(lambda x: x * 2, backend="genie", options={"remote": sys.argv[1]})
+kept = f(torch.ones(3))        # a tensor held by the session
+time.sleep(3.5)                 # longer than the server's idle timeout
+print(kept.tolist())
+"""
+    try:
+        env = {**os.environ, "GENIE_HEARTBEAT_SECONDS": "0.5"}
+        out = subprocess.run([sys.executable, "-c", script, s.url], capture_output=True, text=True, timeout=120, env=env)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "[2.0, 2.0, 2.0]"
+    finally:
+        s.stop()

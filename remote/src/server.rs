@@ -30,6 +30,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The largest payload one request may carry.
     pub max_payload: u64,
+    /// Told the address actually bound (for `--listen 127.0.0.1:0` in-process).
+    pub ready: Option<std::sync::mpsc::Sender<String>>,
 }
 
 #[derive(Default)]
@@ -76,6 +78,9 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
             let _ = std::fs::remove_file(path);
             let l = tokio::net::UnixListener::bind(path).map_err(|e| io::Error::new(e.kind(), format!("unix socket {path}: {e}")))?;
             println!("genie-runtime: listening on unix://{path}");
+            if let Some(r) = &state.config.ready {
+                let _ = r.send(format!("unix://{path}"));
+            }
             loop {
                 tokio::select! {
                     r = l.accept() => match r {
@@ -91,6 +96,9 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
         let addr = listen.strip_prefix("tcp://").unwrap_or(&listen);
         let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("listen address {addr}: {e}")))?;
         println!("genie-runtime: listening on {}", l.local_addr()?);
+        if let Some(r) = &state.config.ready {
+            let _ = r.send(l.local_addr()?.to_string());
+        }
         loop {
             tokio::select! {
                 r = l.accept() => match r {

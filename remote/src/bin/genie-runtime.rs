@@ -74,6 +74,7 @@ fn main() {
         metrics: a.get_one::<String>("metrics").cloned(),
         idle_timeout: Duration::from_secs(*a.get_one::<u64>("idle-timeout").unwrap()),
         max_payload: a.get_one::<u64>("max-request").copied().unwrap_or(memory_limit),
+        ready: None,
     };
     let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {

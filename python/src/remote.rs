@@ -171,6 +171,7 @@ impl RemoteClient {
         d.set_item("bytes_received", s.bytes_received)?;
         d.set_item("round_trips", s.round_trips)?;
         d.set_item("upload_bytes", s.upload_bytes)?;
+        d.set_item("shm_bytes", s.shm_bytes)?;
         d.set_item("wire_seconds", s.wire_time.as_secs_f64())?;
         d.set_item("server_seconds", s.server_time.as_secs_f64())?;
         Ok(d)

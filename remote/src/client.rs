@@ -50,6 +50,8 @@ pub struct Stats {
     pub wire_time: Duration,
     /// Time the server reported running plans.
     pub server_time: Duration,
+    /// Payload bytes passed through shared memory instead of the socket.
+    pub shm_bytes: u64,
     /// The last request's wire time and the server time it reported.
     pub last_wire: Duration,
     pub last_server: Duration,
@@ -60,12 +62,14 @@ pub struct Stats {
 struct Stream {
     reader: io::BufReader<Box<dyn Read + Send + Sync>>,
     writer: Box<dyn Write + Send + Sync>,
+    /// The socket, when it is a Unix one (descriptors can be passed).
+    unix_fd: Option<i32>,
 }
 
 impl Stream {
-    fn new<S: Read + Write + Send + Sync + 'static>(s: S, clone: io::Result<S>) -> Result<Stream> {
+    fn new<S: Read + Write + Send + Sync + 'static>(s: S, clone: io::Result<S>, unix_fd: Option<i32>) -> Result<Stream> {
         let r = clone.map_err(|e| transport(format!("cannot duplicate the socket: {e}")))?;
-        Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s) })
+        Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s), unix_fd })
     }
 }
 
@@ -129,7 +133,7 @@ impl Client {
                 s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 let c = s.try_clone();
-                Stream::new(s, c)?
+                Stream::new(s, c, None)?
             }
             #[cfg(unix)]
             Endpoint::Unix(path) => {
@@ -137,7 +141,8 @@ impl Client {
                 s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 let c = s.try_clone();
-                Stream::new(s, c)?
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+                Stream::new(s, c, Some(fd))?
             }
             #[cfg(not(unix))]
             Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
@@ -146,7 +151,7 @@ impl Client {
         let hello = Msg::Hello {
             major: VERSION_MAJOR,
             minor: VERSION_MINOR,
-            features: FEATURE_UNIX_SOCKET,
+            features: FEATURE_UNIX_SOCKET | FEATURE_SHM,
             token: token.to_vec(),
             client: format!("genie-client {}", env!("CARGO_PKG_VERSION")),
         };
@@ -179,10 +184,21 @@ impl Client {
                 message: format!("{} carries {payload_len} bytes; the server accepts at most {} per request", msg.name(), self.max_payload),
             });
         }
-        let header = Header { kind: msg.kind(), meta_len: meta.len() as u32, payload_len, request: id }.encode();
-        let show = self.progress && payload_len > PROGRESS_THRESHOLD;
         let what = msg.name();
-        let sent = write_frame(&mut self.stream.writer, &header, &meta, payload, show).map_err(|e| transport(format!("sending {what} failed: {e} (is the server running?)")))?;
+        let sent = match self.shm_socket(payload_len) {
+            #[cfg(target_os = "linux")]
+            Some(fd) => {
+                let header = Header { kind: msg.kind(), flags: FLAG_SHM, meta_len: meta.len() as u32, payload_len, request: id }.encode();
+                let sent = send_with_segment(fd, &mut self.stream.writer, &header, &meta, payload).map_err(|e| transport(format!("sending {what} through shared memory failed: {e}")))?;
+                self.stats.shm_bytes += payload_len;
+                sent
+            }
+            _ => {
+                let header = Header { kind: msg.kind(), flags: 0, meta_len: meta.len() as u32, payload_len, request: id }.encode();
+                let show = self.progress && payload_len > PROGRESS_THRESHOLD;
+                write_frame(&mut self.stream.writer, &header, &meta, payload, show).map_err(|e| transport(format!("sending {what} failed: {e} (is the server running?)")))?
+            }
+        };
         self.stats.bytes_sent += sent;
         let (reply, tensors, received) = read_frame(&mut self.stream.reader).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
         self.stats.bytes_received += received;
@@ -194,6 +210,13 @@ impl Client {
             return Err(RemoteError { code: Some(code), message });
         }
         Ok((reply, tensors))
+    }
+
+    /// The Unix socket to pass a shared-memory payload of `len` bytes
+    /// over, when the server takes them and the payload is worth it.
+    fn shm_socket(&self, len: u64) -> Option<i32> {
+        let shm = cfg!(target_os = "linux") && self.server_features & FEATURE_SHM != 0 && len >= SHM_THRESHOLD;
+        self.stream.unix_fd.filter(|_| shm)
     }
 
     pub fn ping(&mut self) -> Result<()> {
@@ -265,6 +288,26 @@ fn expect_ok(m: Msg, what: &str, ok: impl Fn(&Msg) -> bool) -> Result<()> {
     } else {
         Err(transport(format!("{what}: unexpected reply {}", m.name())))
     }
+}
+
+/// Payloads at least this large go through shared memory on a Unix socket.
+const SHM_THRESHOLD: u64 = 64 << 10;
+
+/// Copies the payload into a sealed memfd and sends header and meta with
+/// its descriptor attached; returns the socket bytes written.
+#[cfg(target_os = "linux")]
+fn send_with_segment(fd: i32, w: &mut dyn Write, header: &[u8], meta: &[u8], payload: &[&[u8]]) -> io::Result<u64> {
+    let segment = crate::shm::sealed_segment(payload)?;
+    let bufs = [IoSlice::new(header), IoSlice::new(meta)];
+    let n = crate::shm::send_with_fd(fd, &bufs, std::os::fd::AsRawFd::as_raw_fd(&segment))?;
+    // The descriptor went with the first bytes; the rest (if the socket
+    // took only part) follows as plain bytes.
+    let all: Vec<u8> = [header, meta].concat();
+    if n < all.len() {
+        w.write_all(&all[n..])?;
+        w.flush()?;
+    }
+    Ok(all.len() as u64)
 }
 
 /// Writes header, meta and payload with as few system calls as the kernel

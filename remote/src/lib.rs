@@ -4,6 +4,8 @@
 pub mod client;
 pub mod protocol;
 pub mod rdma;
+#[cfg(target_os = "linux")]
+pub mod shm;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

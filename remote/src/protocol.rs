@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! header (24 bytes, little endian)
-//!   magic "GN" | kind u8 | flags u8 (0) | meta_len u32 | payload_len u64 | request id u64
+//!   magic "GN" | kind u8 | flags u8 | meta_len u32 | payload_len u64 | request id u64
 //! meta     meta_len bytes: the message's fields (LEB128 varints, hashes, strings)
 //! payload  payload_len bytes: the raw data of the tensors the meta describes, in order
 //! ```
@@ -33,6 +33,11 @@ pub const MAX_HELLO_META: u32 = 4096;
 /// Feature bits exchanged in the handshake.
 pub const FEATURE_UNIX_SOCKET: u64 = 1;
 pub const FEATURE_RDMA: u64 = 1 << 1;
+/// Same-host payloads in sealed shared memory (see `shm`).
+pub const FEATURE_SHM: u64 = 1 << 2;
+/// Header flag: the payload is in the shared-memory segment passed with
+/// the frame, not on the stream.
+pub const FLAG_SHM: u8 = 1;
 
 /// A 32-byte content hash (BLAKE3) naming a plan or a shared tensor.
 pub type Hash = [u8; 32];
@@ -480,6 +485,8 @@ pub fn kind_name(kind: u8) -> &'static str {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Header {
     pub kind: u8,
+    /// `FLAG_SHM` or 0.
+    pub flags: u8,
     pub meta_len: u32,
     pub payload_len: u64,
     pub request: u64,
@@ -490,7 +497,7 @@ impl Header {
         let mut b = [0u8; HEADER_LEN];
         b[0..2].copy_from_slice(&MAGIC);
         b[2] = self.kind;
-        b[3] = 0;
+        b[3] = self.flags;
         b[4..8].copy_from_slice(&self.meta_len.to_le_bytes());
         b[8..16].copy_from_slice(&self.payload_len.to_le_bytes());
         b[16..24].copy_from_slice(&self.request.to_le_bytes());
@@ -504,11 +511,12 @@ impl Header {
         if kind_name(b[2]) == "unknown" {
             return err(format!("unknown message kind {}", b[2]));
         }
-        if b[3] != 0 {
-            return err(format!("frame flags {:#x} set; this version defines none", b[3]));
+        if b[3] & !FLAG_SHM != 0 {
+            return err(format!("unknown frame flags {:#x}", b[3]));
         }
         Ok(Header {
             kind: b[2],
+            flags: b[3],
             meta_len: u32::from_le_bytes(b[4..8].try_into().unwrap()),
             payload_len: u64::from_le_bytes(b[8..16].try_into().unwrap()),
             request: u64::from_le_bytes(b[16..24].try_into().unwrap()),
@@ -729,7 +737,7 @@ mod tests {
 
     #[test]
     fn headers_check_magic_kind_and_flags() {
-        let h = Header { kind: 13, meta_len: 10, payload_len: 1 << 33, request: 42 };
+        let h = Header { kind: 13, flags: FLAG_SHM, meta_len: 10, payload_len: 1 << 33, request: 42 };
         assert_eq!(Header::decode(&h.encode()).unwrap(), h);
         let mut b = h.encode();
         b[0] = b'X';
@@ -738,7 +746,7 @@ mod tests {
         b[2] = 99;
         assert!(Header::decode(&b).is_err());
         let mut b = h.encode();
-        b[3] = 1;
+        b[3] = 0x80;
         assert!(Header::decode(&b).unwrap_err().0.contains("flags"));
     }
 

@@ -84,7 +84,11 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
             loop {
                 tokio::select! {
                     r = l.accept() => match r {
-                        Ok((s, _)) => { tasks.spawn(connection(state.clone(), s, format!("unix:{path}"), shutdown.clone())); }
+                        Ok((s, _)) => {
+                            let fds = FdQueue::default();
+                            let stream = FdStream { inner: s, fds: fds.clone() };
+                            tasks.spawn(connection(state.clone(), stream, format!("unix:{path}"), Some(fds), shutdown.clone()));
+                        }
                         Err(e) => tracing::warn!("accept failed: {e}"),
                     },
                     _ = shutdown.changed() => break,
@@ -104,7 +108,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
                 r = l.accept() => match r {
                     Ok((s, peer)) => {
                         let _ = s.set_nodelay(true);
-                        tasks.spawn(connection(state.clone(), s, peer.to_string(), shutdown.clone()));
+                        tasks.spawn(connection(state.clone(), s, peer.to_string(), None, shutdown.clone()));
                     }
                     Err(e) => tracing::warn!("accept failed: {e}"),
                 },
@@ -127,6 +131,8 @@ struct Session {
     next_handle: u64,
     /// The last replies to `run` by request id, so a retry is applied once.
     recent: VecDeque<(u64, Msg, Vec<Tensor>)>,
+    /// Descriptors received on a Unix socket (shared-memory payloads).
+    fds: Option<FdQueue>,
 }
 
 struct LoadedExec {
@@ -344,11 +350,24 @@ async fn drain<R: AsyncRead + Unpin>(r: &mut R, mut n: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Skips the payload of a refused frame: reads it off the stream, or drops
+/// the shared-memory descriptor that carried it, so the next frame (and
+/// the next descriptor) line up.
+async fn skip_payload<R: AsyncRead + Unpin>(rd: &mut R, session: &Session, h: &Header) -> io::Result<()> {
+    if h.flags & FLAG_SHM == 0 {
+        return drain(rd, h.payload_len).await;
+    }
+    if let Some(q) = &session.fds {
+        q.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+    }
+    Ok(())
+}
+
 async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, request: u64, msg: &Msg, payload: &[Tensor]) -> io::Result<u64> {
     let meta = msg.encode_meta();
     let data: Vec<&[u8]> = payload.iter().map(|t| t.contiguous_bytes().expect("replies carry contiguous tensors")).collect();
     let payload_len: u64 = data.iter().map(|d| d.len() as u64).sum();
-    let header = Header { kind: msg.kind(), meta_len: meta.len() as u32, payload_len, request }.encode();
+    let header = Header { kind: msg.kind(), flags: 0, meta_len: meta.len() as u32, payload_len, request }.encode();
     let mut slices: Vec<IoSlice> = [&header[..], &meta[..]].into_iter().chain(data.iter().copied()).filter(|s| !s.is_empty()).map(IoSlice::new).collect();
     let mut rest = &mut slices[..];
     let mut total = 0u64;
@@ -380,11 +399,12 @@ enum Closed {
     Fatal(String),
 }
 
-async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State>, stream: S, peer: String, mut shutdown: watch::Receiver<bool>) {
+async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State>, stream: S, peer: String, fds: Option<FdQueue>, mut shutdown: watch::Receiver<bool>) {
     state.metrics.connections.fetch_add(1, Relaxed);
     let (rd, mut wr) = tokio::io::split(stream);
     let mut rd = BufReader::with_capacity(64 << 10, rd);
-    let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer).await else { return };
+    let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer, fds.is_some()).await else { return };
+    session.fds = fds;
     let why = loop {
         let mut hb = [0u8; HEADER_LEN];
         let read = tokio::select! {
@@ -410,7 +430,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State
     }
 }
 
-async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, rd: &mut R, wr: &mut W, peer: &str) -> Option<Session> {
+async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, rd: &mut R, wr: &mut W, peer: &str, same_host: bool) -> Option<Session> {
     let mut hb = [0u8; HEADER_LEN];
     // A silent or slow peer does not hold a connection for long.
     let hello = timeout(Duration::from_secs(10), async {
@@ -448,12 +468,13 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
         }
     }
     let id = state.next_session.fetch_add(1, Relaxed);
-    let welcome = Msg::Welcome { major: VERSION_MAJOR, minor: VERSION_MINOR, features: FEATURE_UNIX_SOCKET, session: id, max_payload: state.config.max_payload };
+    let shm = if same_host && cfg!(target_os = "linux") { FEATURE_SHM } else { 0 };
+    let welcome = Msg::Welcome { major: VERSION_MAJOR, minor: VERSION_MINOR, features: FEATURE_UNIX_SOCKET | shm, session: id, max_payload: state.config.max_payload };
     let n = write_frame(wr, request, &welcome, &[]).await.ok()?;
     state.metrics.bytes_sent.fetch_add(n, Relaxed);
     state.metrics.sessions_active.fetch_add(1, Relaxed);
     tracing::info!(session = id, %peer, %client, "session opened");
-    Some(Session { id, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new() })
+    Some(Session { id, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None })
 }
 
 /// Serves one request whose header is `hb`. `Err` closes the connection
@@ -480,7 +501,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     let (msg, metas) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             send_error(state, wr, h.request, ErrorCode::Malformed, e).await;
             return Ok(());
         }
@@ -488,7 +509,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     // A retried run gets the reply it already had.
     if matches!(msg, Msg::Run { .. }) {
         if let Some((_, reply, data)) = session.recent.iter().find(|(id, _, _)| *id == h.request) {
-            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             let n = write_frame(wr, h.request, reply, data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             m.bytes_sent.fetch_add(n, Relaxed);
             return Ok(());
@@ -498,10 +519,37 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     if h.payload_len > 0 {
         let reserved = state.store().reserve(h.payload_len, &format!("the {} payload", msg.name()));
         if let Err((code, e)) = reserved {
-            drain(rd, h.payload_len).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             send_error(state, wr, h.request, code, e).await;
             return Ok(());
         }
+    }
+    if h.flags & FLAG_SHM != 0 {
+        let reply = match shm_payload(session, &metas, h.payload_len) {
+            Err(e) => {
+                state.store().release(h.payload_len);
+                Err((ErrorCode::Malformed, format!("{}: {e}", msg.name())))
+            }
+            // The store keeps (or releases) the reservation of a shared tensor.
+            Ok(mut payload) if matches!(msg, Msg::PutTensor { .. }) => {
+                let Msg::PutTensor { hash, .. } = &msg else { unreachable!() };
+                let t = payload.pop().expect("one payload tensor");
+                let computed = hash_parallel(&t);
+                state.store().put_tensor(*hash, t, computed).map(|()| (Msg::Ok, vec![]))
+            }
+            Ok(payload) => {
+                let keeps = matches!(msg, Msg::PutPlan { .. });
+                let r = session.handle(msg.clone(), payload);
+                if !keeps {
+                    state.store().release(h.payload_len);
+                }
+                r
+            }
+        };
+        if matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. }) {
+            m.upload_bytes.fetch_add(h.payload_len, Relaxed);
+        }
+        return reply_to(state, session, wr, h.request, matches!(msg, Msg::Run { .. }), reply).await;
     }
     if let Msg::PutTensor { hash, meta } = &msg {
         // Hashed while it arrives, so verifying costs no extra pass.
@@ -551,20 +599,133 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     if !keeps_payload {
         state.store().release(h.payload_len);
     }
+    reply_to(state, session, wr, h.request, is_run, reply).await
+}
+
+/// Sends a reply (or the refusal); a run's reply is remembered for retries.
+async fn reply_to<W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, wr: &mut W, request: u64, is_run: bool, reply: Reply) -> Result<(), Closed> {
     match reply {
         Ok((reply, data)) => {
-            let n = write_frame(wr, h.request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
-            m.bytes_sent.fetch_add(n, Relaxed);
+            let n = write_frame(wr, request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            state.metrics.bytes_sent.fetch_add(n, Relaxed);
             if is_run {
-                session.recent.push_back((h.request, reply, data));
+                session.recent.push_back((request, reply, data));
                 if session.recent.len() > 4 {
                     session.recent.pop_front();
                 }
             }
         }
-        Err((code, e)) => send_error(state, wr, h.request, code, e).await,
+        Err((code, e)) => send_error(state, wr, request, code, e).await,
     }
     Ok(())
+}
+
+/// The payload tensors of a frame whose data came in shared memory: views
+/// of the sealed segment passed with it (no copy).
+#[cfg(target_os = "linux")]
+fn shm_payload(session: &Session, metas: &[TensorMeta], payload_len: u64) -> Result<Vec<Tensor>, String> {
+    use crate::shm::{layout, Mapping};
+    let fd = session.fds.as_ref().and_then(|q| q.lock().unwrap_or_else(|p| p.into_inner()).pop_front());
+    let fd = fd.ok_or("the frame says its payload is in shared memory, but no descriptor came with it (only Unix-socket clients can do that)")?;
+    let sizes: Vec<usize> = metas.iter().map(|m| m.bytes().unwrap_or(0) as usize).collect();
+    let (offsets, end) = layout(sizes.iter().copied());
+    debug_assert_eq!(sizes.iter().sum::<usize>() as u64, payload_len);
+    let map = Arc::new(Mapping::map_sealed(&fd, end)?);
+    metas
+        .iter()
+        .zip(offsets)
+        .zip(sizes)
+        .map(|((m, at), n)| {
+            let owner = map.clone();
+            // SAFETY: [at, at + n) lies in the sealed, read-only mapping
+            // (map_sealed checked its size), which `owner` keeps alive.
+            let storage = unsafe { genie_runtime::Storage::external(map.as_ptr().wrapping_add(at), n, Box::new(owner)) };
+            let strides = genie_runtime::tensor::strides(&m.shape);
+            Tensor::from_storage(Arc::new(storage), m.dtype, m.shape.clone(), strides, 0)
+        })
+        .collect()
+}
+
+#[cfg(not(target_os = "linux"))]
+fn shm_payload(_: &Session, _: &[TensorMeta], _: u64) -> Result<Vec<Tensor>, String> {
+    Err("shared-memory payloads need Linux".into())
+}
+
+/// A tensor's content hash, on all cores (large shared-memory uploads).
+fn hash_parallel(t: &Tensor) -> Hash {
+    let c = t.contiguous();
+    let mut h = blake3::Hasher::new();
+    h.update(&tensor_hash_prefix(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }));
+    h.update_rayon(c.contiguous_bytes().expect("contiguous() makes a contiguous tensor"));
+    *h.finalize().as_bytes()
+}
+
+/// Descriptors that arrived on a Unix socket, in order.
+type FdQueue = Arc<Mutex<VecDeque<std::os::fd::OwnedFd>>>;
+
+/// A Unix socket whose reads collect passed descriptors (SCM_RIGHTS) into
+/// a queue; a plain read would silently drop them.
+struct FdStream {
+    inner: tokio::net::UnixStream,
+    fds: FdQueue,
+}
+
+impl AsyncRead for FdStream {
+    fn poll_read(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &mut tokio::io::ReadBuf<'_>) -> std::task::Poll<io::Result<()>> {
+        use std::os::fd::AsRawFd;
+        use std::task::Poll;
+        let this = self.get_mut();
+        loop {
+            match this.inner.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {}
+            }
+            let fd = this.inner.as_raw_fd();
+            let mut got = vec![];
+            let unfilled = buf.initialize_unfilled();
+            #[cfg(target_os = "linux")]
+            let r = this.inner.try_io(tokio::io::Interest::READABLE, || crate::shm::recv_with_fds(fd, unfilled, &mut got));
+            #[cfg(not(target_os = "linux"))]
+            let r = this.inner.try_io(tokio::io::Interest::READABLE, || {
+                let _ = (fd, &mut got);
+                Err::<usize, _>(io::Error::from(io::ErrorKind::Unsupported))
+            });
+            match r {
+                Ok(n) => {
+                    if !got.is_empty() {
+                        this.fds.lock().unwrap_or_else(|p| p.into_inner()).extend(got);
+                    }
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for FdStream {
+    fn poll_write(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, bufs: &[IoSlice<'_>]) -> std::task::Poll<io::Result<usize>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<io::Result<()>> {
+        std::pin::Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
 }
 
 /// Reads one payload tensor straight into its own buffer (no staging copy).

@@ -176,7 +176,7 @@ fn bad_token_and_version_are_refused() {
 
 fn frame(m: &Msg, request: u64) -> Vec<u8> {
     let meta = m.encode_meta();
-    let mut f = Header { kind: m.kind(), meta_len: meta.len() as u32, payload_len: 0, request }.encode().to_vec();
+    let mut f = Header { kind: m.kind(), flags: 0, meta_len: meta.len() as u32, payload_len: 0, request }.encode().to_vec();
     f.extend_from_slice(&meta);
     f
 }
@@ -235,7 +235,7 @@ fn malformed_truncated_and_oversized_frames() {
     // connection stays usable because the frame lengths were honest.
     let mut bytes = hello();
     let meta = [0xffu8, 0xff, 0xff, 0x0f];
-    bytes.extend_from_slice(&Header { kind: 6, meta_len: 4, payload_len: 0, request: 2 }.encode());
+    bytes.extend_from_slice(&Header { kind: 6, flags: 0, meta_len: 4, payload_len: 0, request: 2 }.encode());
     bytes.extend_from_slice(&meta);
     bytes.extend_from_slice(&frame(&Msg::Ping, 3));
     let mut c = TcpStream::connect(&s.addr).unwrap();
@@ -251,7 +251,7 @@ fn malformed_truncated_and_oversized_frames() {
     let mut bytes = hello();
     let put = Msg::PutTensor { hash: [0; 32], meta: TensorMeta { dtype: DType::F32, shape: vec![4] } };
     let meta = put.encode_meta();
-    bytes.extend_from_slice(&Header { kind: put.kind(), meta_len: meta.len() as u32, payload_len: 12, request: 2 }.encode());
+    bytes.extend_from_slice(&Header { kind: put.kind(), flags: 0, meta_len: meta.len() as u32, payload_len: 12, request: 2 }.encode());
     bytes.extend_from_slice(&meta);
     bytes.extend_from_slice(&[0u8; 12]);
     bytes.extend_from_slice(&frame(&Msg::Ping, 3));
@@ -264,7 +264,7 @@ fn malformed_truncated_and_oversized_frames() {
 
     // Oversized: refused before anything is read or allocated.
     let mut bytes = hello();
-    bytes.extend_from_slice(&Header { kind: 9, meta_len: 40, payload_len: 1 << 40, request: 2 }.encode());
+    bytes.extend_from_slice(&Header { kind: 9, flags: 0, meta_len: 40, payload_len: 1 << 40, request: 2 }.encode());
     let mut c = TcpStream::connect(&s.addr).unwrap();
     c.set_read_timeout(Some(T)).unwrap();
     c.write_all(&bytes).unwrap();
@@ -276,7 +276,7 @@ fn malformed_truncated_and_oversized_frames() {
     let w = eye();
     let put = Msg::PutTensor { hash: tensor_hash(&w), meta: TensorMeta { dtype: DType::F32, shape: vec![4, 4] } };
     let meta = put.encode_meta();
-    bytes.extend_from_slice(&Header { kind: put.kind(), meta_len: meta.len() as u32, payload_len: 64, request: 2 }.encode());
+    bytes.extend_from_slice(&Header { kind: put.kind(), flags: 0, meta_len: meta.len() as u32, payload_len: 64, request: 2 }.encode());
     bytes.extend_from_slice(&meta);
     bytes.extend_from_slice(&[0u8; 20]);
     let mut c = TcpStream::connect(&s.addr).unwrap();
@@ -416,6 +416,23 @@ fn unix_socket_transport() {
     let input = x(2);
     let (_, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
     assert_eq!(data[0].shape, vec![2, 4]);
+    assert_eq!(c.stats.shm_bytes, 0, "small payloads go through the socket");
+    // Large payloads go through sealed shared memory (Linux): an upload and
+    // a run input, with the same results as over the socket.
+    if cfg!(target_os = "linux") {
+        let big = x(20_000);
+        let (_, data, _) = c.run(exec, vec![arg(&big)], std::slice::from_ref(&big), vec![true], vec![]).unwrap();
+        assert_eq!(c.stats.shm_bytes, 320_000);
+        assert_eq!(data[0].to_vec::<f32>().unwrap()[79_999], 79_999.0 * 2.0);
+        let w = Tensor::from_vec(vec![512, 512], (0..512 * 512).map(|i| (i % 7) as f32).collect()).unwrap();
+        let h = tensor_hash(&w);
+        c.put_tensor(h, &w).unwrap();
+        assert_eq!(c.has(vec![h]).unwrap(), vec![true]);
+        // Data that does not hash to its name is refused here too.
+        let e = c.put_tensor([3; 32], &w).unwrap_err();
+        assert!(e.message.contains("does not hash"), "{e}");
+        c.ping().unwrap();
+    }
     let _ = child.kill();
     let _ = child.wait();
     let _ = std::fs::remove_file(path);

@@ -17,7 +17,7 @@ VENV     := .venv
 LOCK     := python/requirements.lock
 # Holds the sha256 of the lock file last installed into $(VENV).
 STAMP    := $(VENV)/.requirements.lock.sha256
-APT_PKGS := python3-venv python3-dev pkg-config mlir-19-tools llvm-19-tools libopenblas-dev
+APT_PKGS := python3-venv python3-dev pkg-config mlir-19-tools llvm-19-tools libopenblas-dev openssl
 MIN_RUST := 1.87
 
 # pyo3's build script and maturin must agree on the interpreter, otherwise cargo

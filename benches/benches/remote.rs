@@ -28,6 +28,7 @@ fn start_server() -> String {
             idle_timeout: Duration::from_secs(600),
             max_payload: 1 << 30,
             ready: Some(tx),
+            tls: None,
         };
         rt.block_on(serve(config, shutdown)).unwrap();
     });

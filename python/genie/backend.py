@@ -15,7 +15,9 @@ Options (``torch.compile(..., options={...})``):
 * ``"remote": "tcp://host:port"`` (or ``unix:///path``; default
   ``$GENIE_REMOTE``): run plans on that server. ``"token"`` /
   ``"token_file"`` (or ``$GENIE_REMOTE_TOKEN`` / ``$GENIE_REMOTE_TOKEN_FILE``)
-  authenticate; ``"timeout"`` bounds a silent server (seconds, default 60).
+  authenticate; ``"tls_ca"`` (or ``$GENIE_REMOTE_TLS_CA``) is the PEM
+  certificate to trust for ``tls://host:port``; ``"timeout"`` bounds a
+  silent server (seconds, default 60).
 
 With Hugging Face ``generate()``, compile in place
 (``model.compile(backend="genie", ...)``): ``torch.compile(model).generate()``
@@ -31,7 +33,7 @@ def genie(gm, example_inputs, options=None):
     from .remote import remote_url
 
     opts = dict(options or {})
-    known = {"fallback", "remote", "token", "token_file", "timeout"}
+    known = {"fallback", "remote", "token", "token_file", "timeout", "tls_ca"}
     unknown = set(opts) - known
     if unknown:
         raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: {', '.join(sorted(known))})")

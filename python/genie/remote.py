@@ -69,8 +69,8 @@ class Connection:
     session; the next call opens a new one (a new *epoch*) and uploads
     again whatever the server lacks."""
 
-    def __init__(self, url: str, token: Optional[str], timeout: float):
-        self.url, self.token, self.timeout = url, token, timeout
+    def __init__(self, url: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None):
+        self.url, self.token, self.timeout, self.tls_ca = url, token, timeout, tls_ca
         self.client: Optional[RemoteClient] = None
         self.epoch = 0
         self.lock = threading.RLock()
@@ -89,7 +89,7 @@ class Connection:
         if self.client is None:
             quiet = os.environ.get("GENIE_QUIET") == "1"
             try:
-                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet)
+                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet, self.tls_ca)
             except RemoteError as e:
                 raise _error(f"cannot reach the Genie runtime at {self.url}: {e}", getattr(e, "code", None)) from None
             self.epoch += 1
@@ -215,7 +215,8 @@ def connection(options: Dict[str, Any]) -> Connection:
     with _CONNECTIONS_LOCK:
         if url not in _CONNECTIONS:
             timeout = float(options.get("timeout", os.environ.get("GENIE_REMOTE_TIMEOUT", 60)))
-            _CONNECTIONS[url] = Connection(url, _token(options), timeout)
+            tls_ca = options.get("tls_ca") or os.environ.get("GENIE_REMOTE_TLS_CA")
+            _CONNECTIONS[url] = Connection(url, _token(options), timeout, tls_ca)
         return _CONNECTIONS[url]
 
 

@@ -54,12 +54,14 @@ fn dtype_name(m: &TensorMeta) -> String {
 
 #[pymethods]
 impl RemoteClient {
-    /// Connect to `url` (`tcp://host:port`, `host:port` or `unix:///path`).
+    /// Connect to `url` (`tcp://host:port`, `host:port`, `tls://host:port`
+    /// or `unix:///path`).
+    /// `tls_ca`: PEM certificates to trust for `tls://` addresses.
     #[new]
-    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true))]
-    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool) -> PyResult<Self> {
+    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true, tls_ca=None))]
+    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool, tls_ca: Option<&str>) -> PyResult<Self> {
         let token = token.unwrap_or("").as_bytes().to_vec();
-        let mut c = py.detach(|| Client::connect(url, &token, Duration::from_secs_f64(timeout.max(0.001)))).map_err(remote_error)?;
+        let mut c = py.detach(|| Client::connect_with(url, &token, Duration::from_secs_f64(timeout.max(0.001)), tls_ca)).map_err(remote_error)?;
         c.progress = progress;
         Ok(RemoteClient { inner: Some(c) })
     }

@@ -299,3 +299,26 @@ print(kept.tolist())
         assert out.stdout.strip().splitlines()[-1] == "[2.0, 2.0, 2.0]"
     finally:
         s.stop()
+
+
+def test_tls_and_unix_socket_transports(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=genie-test",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    x = torch.randn(300, 300) / 20
+    tls = Server("--tls-cert", str(cert), "--tls-key", str(key))
+    unix = Server(listen=f"unix://{tmp_path / 'genie.sock'}")
+    try:
+        assert tls.addr.startswith("tls://")
+        f = torch.compile(lambda x: (x @ x).tanh(), backend="genie", options={"remote": tls.addr, "tls_ca": str(cert)})
+        torch.testing.assert_close(f(x).cpu(), (x @ x).tanh(), rtol=1e-4, atol=1e-4)
+        torch._dynamo.reset()
+        g = torch.compile(lambda x: (x @ x).tanh(), backend="genie", options={"remote": f"unix://{tmp_path / 'genie.sock'}"})
+        torch.testing.assert_close(g(x).cpu(), (x @ x).tanh(), rtol=1e-4, atol=1e-4)
+        assert genie.stats()["round_trips"] > 0
+    finally:
+        tls.stop()
+        unix.stop()

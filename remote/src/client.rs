@@ -77,12 +77,17 @@ impl Stream {
 pub enum Endpoint {
     Tcp(String),
     Unix(String),
+    /// `tls://host:port`: TCP with TLS.
+    Tls(String),
 }
 
 impl Endpoint {
     pub fn parse(url: &str) -> Result<Endpoint> {
         if let Some(path) = url.strip_prefix("unix://") {
             return Ok(Endpoint::Unix(path.to_string()));
+        }
+        if let Some(addr) = url.strip_prefix("tls://") {
+            return Ok(Endpoint::Tls(addr.to_string()));
         }
         if let Some(rest) = url.strip_prefix("rdma://") {
             // No RDMA data path in this build: say so and use TCP.
@@ -91,7 +96,7 @@ impl Endpoint {
         }
         let addr = url.strip_prefix("tcp://").unwrap_or(url);
         if addr.contains("://") {
-            return Err(transport(format!("unsupported remote address '{url}' (use tcp://host:port or unix:///path)")));
+            return Err(transport(format!("unsupported remote address '{url}' (use tcp://host:port, tls://host:port or unix:///path)")));
         }
         Ok(Endpoint::Tcp(addr.to_string()))
     }
@@ -114,26 +119,24 @@ impl Client {
     /// Connects and shakes hands; fails with the server's reason (bad token,
     /// version mismatch) or the transport's.
     pub fn connect(url: &str, token: &[u8], timeout: Duration) -> Result<Client> {
+        Client::connect_with(url, token, timeout, None)
+    }
+
+    /// [`Client::connect`], trusting the PEM certificates in `tls_ca` for
+    /// `tls://` addresses.
+    pub fn connect_with(url: &str, token: &[u8], timeout: Duration, tls_ca: Option<&str>) -> Result<Client> {
         let stream = match Endpoint::parse(url)? {
             Endpoint::Tcp(addr) => {
-                let addrs: Vec<_> = addr.to_socket_addrs().map_err(|e| transport(format!("cannot resolve '{addr}': {e}")))?.collect();
-                let mut last = None;
-                let mut found = None;
-                for a in addrs {
-                    match TcpStream::connect_timeout(&a, timeout) {
-                        Ok(s) => {
-                            found = Some(s);
-                            break;
-                        }
-                        Err(e) => last = Some(e),
-                    }
-                }
-                let s = found.ok_or_else(|| transport(format!("cannot connect to {addr}: {}", last.map(|e| e.to_string()).unwrap_or("no address".into()))))?;
-                s.set_nodelay(true).map_err(|e| transport(e.to_string()))?;
-                s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
-                s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                let s = tcp_connect(&addr, timeout)?;
                 let c = s.try_clone();
                 Stream::new(s, c, None)?
+            }
+            Endpoint::Tls(addr) => {
+                let ca = tls_ca.ok_or_else(|| transport(format!("{url}: TLS needs a certificate to trust (option tls_ca or GENIE_REMOTE_TLS_CA)")))?;
+                let config = crate::tls::client_config(ca).map_err(transport)?;
+                let host = addr.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(&addr);
+                let tls = crate::tls::SharedTls::connect(config, host, tcp_connect(&addr, timeout)?).map_err(transport)?;
+                Stream::new(tls.clone(), Ok(tls), None)?
             }
             #[cfg(unix)]
             Endpoint::Unix(path) => {
@@ -288,6 +291,23 @@ fn expect_ok(m: Msg, what: &str, ok: impl Fn(&Msg) -> bool) -> Result<()> {
     } else {
         Err(transport(format!("{what}: unexpected reply {}", m.name())))
     }
+}
+
+fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
+    let addrs: Vec<_> = addr.to_socket_addrs().map_err(|e| transport(format!("cannot resolve '{addr}': {e}")))?.collect();
+    let mut last = None;
+    for a in addrs {
+        match TcpStream::connect_timeout(&a, timeout) {
+            Ok(s) => {
+                s.set_nodelay(true).map_err(|e| transport(e.to_string()))?;
+                s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+                return Ok(s);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(transport(format!("cannot connect to {addr}: {}", last.map(|e| e.to_string()).unwrap_or("no address".into()))))
 }
 
 /// Payloads at least this large go through shared memory on a Unix socket.

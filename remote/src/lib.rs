@@ -10,3 +10,4 @@ pub mod shm;
 pub mod server;
 #[cfg(feature = "server")]
 pub mod store;
+pub mod tls;

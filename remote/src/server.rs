@@ -32,6 +32,8 @@ pub struct Config {
     pub max_payload: u64,
     /// Told the address actually bound (for `--listen 127.0.0.1:0` in-process).
     pub ready: Option<std::sync::mpsc::Sender<String>>,
+    /// TLS on TCP connections (see `tls::server_config`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 #[derive(Default)]
@@ -99,7 +101,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
     } else {
         let addr = listen.strip_prefix("tcp://").unwrap_or(&listen);
         let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("listen address {addr}: {e}")))?;
-        println!("genie-runtime: listening on {}", l.local_addr()?);
+        println!("genie-runtime: listening on {}{}", if state.config.tls.is_some() { "tls://" } else { "" }, l.local_addr()?);
         if let Some(r) = &state.config.ready {
             let _ = r.send(l.local_addr()?.to_string());
         }
@@ -108,7 +110,20 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
                 r = l.accept() => match r {
                     Ok((s, peer)) => {
                         let _ = s.set_nodelay(true);
-                        tasks.spawn(connection(state.clone(), s, peer.to_string(), None, shutdown.clone()));
+                        match &state.config.tls {
+                            None => { tasks.spawn(connection(state.clone(), s, peer.to_string(), None, shutdown.clone())); }
+                            Some(cfg) => {
+                                let acceptor = tokio_rustls::TlsAcceptor::from(cfg.clone());
+                                let (state, shutdown) = (state.clone(), shutdown.clone());
+                                tasks.spawn(async move {
+                                    match timeout(Duration::from_secs(10), acceptor.accept(s)).await {
+                                        Ok(Ok(tls)) => connection(state, tls, peer.to_string(), None, shutdown).await,
+                                        Ok(Err(e)) => tracing::warn!(%peer, "TLS handshake failed: {e}"),
+                                        Err(_) => tracing::warn!(%peer, "no TLS handshake within 10 s; closing"),
+                                    }
+                                });
+                            }
+                        }
                     }
                     Err(e) => tracing::warn!("accept failed: {e}"),
                 },

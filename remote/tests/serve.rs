@@ -447,3 +447,43 @@ fn idle_sessions_expire() {
     assert!(c.ping().is_err(), "the idle session should have been closed");
     connect(&s).ping().unwrap();
 }
+
+/// A self-signed certificate for 127.0.0.1 (openssl CLI), in `dir`.
+fn self_signed(dir: &std::path::Path, name: &str) -> (String, String) {
+    let cert = dir.join(format!("{name}.pem"));
+    let key = dir.join(format!("{name}.key"));
+    let ok = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=genie-test"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE", "-keyout", key.to_str().unwrap(), "-out", cert.to_str().unwrap()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl (make setup installs it)");
+    assert!(ok.success());
+    (cert.to_string_lossy().into_owned(), key.to_string_lossy().into_owned())
+}
+
+#[test]
+fn tls_connections() {
+    let dir = std::env::temp_dir().join(format!("genie-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = self_signed(&dir, "server");
+    let (other, _) = self_signed(&dir, "other");
+    let s = serve(&["--tls-cert", &cert, "--tls-key", &key]);
+    let addr = s.addr.trim_start_matches("tls://").to_string();
+    let url = format!("tls://{addr}");
+    let mut c = Client::connect_with(&url, b"", T, Some(&cert)).unwrap();
+    let exec = load(&mut c);
+    let input = x(3);
+    let (_, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap()[11], 22.0);
+    // An untrusted certificate fails the handshake, with the reason.
+    let e = Client::connect_with(&url, b"", T, Some(&other)).err().expect("untrusted certificate");
+    assert!(e.message.contains("TLS handshake") && e.message.to_lowercase().contains("certificate"), "{e}");
+    // No certificate to trust: refused before connecting.
+    assert!(Client::connect_with(&url, b"", T, None).err().unwrap().message.contains("tls_ca"));
+    // Plain TCP to a TLS server: an error, not a hang.
+    assert!(Client::connect(&addr, b"", T).is_err());
+    c.ping().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -34,6 +34,8 @@ fn main() {
         .arg(Arg::new("metrics").long("metrics").help("host:port for a Prometheus /metrics endpoint"))
         .arg(Arg::new("idle-timeout").long("idle-timeout").default_value("600").value_parser(clap::value_parser!(u64)).help("seconds a silent session lives"))
         .arg(Arg::new("max-request").long("max-request").value_parser(parse_bytes).help("the largest payload one request may carry (default: the memory limit)"))
+        .arg(Arg::new("tls-cert").long("tls-cert").requires("tls-key").help("PEM certificate chain: serve TCP clients over TLS"))
+        .arg(Arg::new("tls-key").long("tls-key").requires("tls-cert").help("PEM private key for --tls-cert"))
         .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"));
     let cmd = Command::new("genie-runtime").about("Genie runtime server").subcommand_required(true).subcommand(serve_cmd);
     let m = cmd.get_matches();
@@ -67,6 +69,16 @@ fn main() {
         },
     };
     let memory_limit = *a.get_one::<u64>("memory-limit").unwrap();
+    let tls = match (a.get_one::<String>("tls-cert"), a.get_one::<String>("tls-key")) {
+        (Some(cert), Some(key)) => match genie_remote::tls::server_config(cert, key) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("genie-runtime: error: {e}");
+                std::process::exit(2);
+            }
+        },
+        _ => None,
+    };
     let config = Config {
         listen: a.get_one::<String>("listen").unwrap().clone(),
         memory_limit,
@@ -75,6 +87,7 @@ fn main() {
         idle_timeout: Duration::from_secs(*a.get_one::<u64>("idle-timeout").unwrap()),
         max_payload: a.get_one::<u64>("max-request").copied().unwrap_or(memory_limit),
         ready: None,
+        tls,
     };
     let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {

@@ -61,7 +61,7 @@ def _token(options: Dict[str, Any]) -> Optional[str]:
     return token
 
 
-_STAT_KEYS = ("bytes_sent", "bytes_received", "round_trips", "upload_bytes", "wire_seconds", "server_seconds")
+_STAT_KEYS = ("bytes_sent", "bytes_received", "round_trips", "upload_bytes", "shm_bytes", "wire_seconds", "server_seconds")
 
 
 class Connection:
@@ -223,7 +223,8 @@ def connection(options: Dict[str, Any]) -> Connection:
 def stats() -> Dict[str, Any]:
     """What crossed the network, cumulative for this process: ``bytes_sent``,
     ``bytes_received``, ``round_trips``, ``upload_bytes`` (plans and
-    weights), ``calls``, time split into ``client_seconds``,
+    weights), ``shm_bytes`` (payload passed through shared memory on a Unix
+    socket instead), ``calls``, time split into ``client_seconds``,
     ``network_seconds`` and ``server_seconds``, and the same split for the
     ``last_call``."""
     total: Dict[str, Any] = {k: 0 for k in _STAT_KEYS}

@@ -1,0 +1,58 @@
+//! Patterns on small `sem` snippets.
+
+use super::*;
+use crate::rules::RuleSet;
+
+fn run(text: &str) -> (genie_ir::Module, FunctionGraph) {
+    let m = genie_ir::parse_module(text, "t.mlir").expect("parses");
+    genie_ir::verify(&m).expect("verifies");
+    let f = m.functions()[0];
+    let mut fg = FunctionGraph::build(&m, f);
+    fg.run(&RuleSet::builtin().unwrap(), &Limits::default());
+    (m, fg)
+}
+
+fn kinds(fg: &FunctionGraph) -> Vec<&str> {
+    let mut k: Vec<&str> = fg.matches.iter().map(|m| m.kind.as_str()).collect();
+    k.sort();
+    k.dedup();
+    k
+}
+
+#[test]
+fn decomposed_causal_attention() {
+    let (_, fg) = run(include_str!("../../tests/data/self_attention.mlir"));
+    assert_eq!(kinds(&fg), ["attention"], "{:?}", fg.matches);
+}
+
+#[test]
+fn cross_attention_by_lineage() {
+    // Queries from one input, keys and values from others.
+    let (_, fg) = run(include_str!("../../tests/data/attention.mlir"));
+    assert_eq!(kinds(&fg), ["cross_attention"], "{:?}", fg.matches);
+}
+
+#[test]
+fn ill_typed_rewrite_is_rejected() {
+    // `view-identity` matches every view, but only a view that keeps the
+    // shape may join its operand's class.
+    let (m, fg) = run(
+        "func.func @f(%arg0: tensor<2x6xf32>) -> tensor<3x4xf32> {\n  %0 = sem.view %arg0 {size = [3, 4]} : tensor<3x4xf32>\n  return %0 : tensor<3x4xf32>\n}\n",
+    );
+    assert!(fg.rejected_rewrites > 0);
+    let f = m.functions()[0];
+    let arg = m.block_args(m.entry_block(f).unwrap())[0];
+    let view = m.op(m.block_ops(m.entry_block(f).unwrap())[0]).results[0];
+    assert_ne!(fg.class_of(arg), fg.class_of(view));
+}
+
+#[test]
+fn extraction_prefers_regions_and_is_acyclic() {
+    let (_, fg) = run(include_str!("../../tests/data/attention.mlir"));
+    let (cost, expr) = extract(&fg.egraph, fg.root, &OpCount);
+    assert!(cost < INFINITE);
+    assert!(expr.as_ref().iter().any(|n| n.op_str() == "region:cross_attention"), "{expr}");
+    for (i, n) in expr.as_ref().iter().enumerate() {
+        assert!(n.children.iter().all(|&c| usize::from(c) < i), "children come first");
+    }
+}

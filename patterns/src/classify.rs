@@ -136,8 +136,10 @@ pub fn classify(m: &Module, func: OpId, fg: &FunctionGraph) -> FunctionFacts {
             continue;
         }
         if class.is_some_and(|c| kv_inputs.contains(&c)) {
+            // The cache holds what earlier steps computed; its modality is
+            // that of the values appended to it.
             arg_roles.push("kv-state");
-            arg_modality.push(Some("text"));
+            arg_modality.push(None);
             continue;
         }
         arg_roles.push("input");

@@ -128,7 +128,7 @@ impl FunctionGraph {
             .rewrites
             .iter()
             .filter_map(|r| {
-                let applier = TypedApplier { rhs: r.rhs.clone(), conds: r.conds.clone(), rejected: rejected.clone() };
+                let applier = TypedApplier { rhs: r.rhs.clone(), same: r.same.clone(), conds: r.conds.clone(), rejected: rejected.clone() };
                 Rewrite::new(r.name.clone(), r.lhs.clone(), applier).ok()
             })
             .collect();
@@ -148,10 +148,13 @@ impl FunctionGraph {
         let mut found: Vec<Match> = Vec::new();
         let mut seen: rustc_hash::FxHashSet<(String, Id)> = Default::default();
         for rule in &rules.patterns {
-            for (alt, vars) in &rule.alternatives {
+            for (alt, vars, same) in &rule.alternatives {
                 for m in alt.search(&self.egraph) {
                     for subst in &m.substs {
                         let root = self.egraph.find(m.eclass);
+                        if !same.iter().all(|(a, b)| self.egraph.find(subst[*a]) == self.egraph.find(subst[*b])) {
+                            continue;
+                        }
                         if seen.contains(&(rule.kind.clone(), root)) || !rule.conds.iter().all(|c| check(&self.egraph, c, subst, root)) {
                             continue;
                         }
@@ -166,6 +169,22 @@ impl FunctionGraph {
         // a root matched as both keeps the more specific one.
         let cross: rustc_hash::FxHashSet<Id> = found.iter().filter(|m| m.kind == "cross_attention").map(|m| m.root).collect();
         found.retain(|m| m.kind != "attention" || !cross.contains(&m.root));
+        // A match directly under another of the same kind, and not one of its
+        // inputs, is part of it (an FFN's bias-free product inside the FFN
+        // with its bias): keep the outer one.
+        let inner: Vec<bool> = found
+            .iter()
+            .map(|m| {
+                found.iter().any(|outer| {
+                    outer.kind == m.kind
+                        && outer.root != m.root
+                        && !outer.inputs.contains(&m.root)
+                        && self.egraph[outer.root].nodes.iter().any(|n| !n.is_region() && n.children.iter().any(|&c| self.egraph.find(c) == m.root))
+                })
+            })
+            .collect();
+        let mut keep = inner.iter().map(|i| !i);
+        found.retain(|_| keep.next().unwrap_or(true));
         for (i, m) in found.iter().enumerate() {
             let node = SemNode::new(&format!("region:{}", m.kind), i as u32, m.inputs.iter().copied());
             let id = self.egraph.add(node);
@@ -220,6 +239,10 @@ pub fn check(egraph: &SemEGraph, cond: &Cond, subst: &Subst, root: Id) -> bool {
             (Some(y), Some(x)) => y != x && derives_from(egraph, y, x),
             _ => false,
         },
+        "weighted-path" => match (class(&args[0]), class(&args[1])) {
+            (Some(y), Some(x)) => y != x && weighted_path(egraph, y, x),
+            _ => false,
+        },
         "after-depthwise" => class(&args[0]).is_some_and(|c| after_depthwise(egraph, c, 4)),
         "gate-shape" => match (tensor(&args[0]), tensor(&args[1])) {
             (Some(g), Some(x)) => {
@@ -256,6 +279,37 @@ fn derives_from(egraph: &SemEGraph, y: Id, x: Id) -> bool {
         }
     }
     false
+}
+
+/// Whether some op on the way from `y` back to `x` reads a weight argument
+/// (and `x` is reached at all).
+fn weighted_path(egraph: &SemEGraph, y: Id, x: Id) -> bool {
+    let (x, y) = (egraph.find(x), egraph.find(y));
+    let mut seen = rustc_hash::FxHashSet::default();
+    let mut stack = vec![y];
+    let (mut reached, mut weighted) = (false, false);
+    while let Some(c) = stack.pop() {
+        if c == x {
+            reached = true;
+            continue;
+        }
+        if !seen.insert(c) || seen.len() > 20_000 {
+            continue;
+        }
+        for n in egraph[c].nodes.iter().filter(|n| !n.is_region()) {
+            for &k in &n.children {
+                let k = egraph.find(k);
+                if is_arg(egraph, k, false) {
+                    weighted = true;
+                }
+                stack.push(k);
+            }
+        }
+        if reached && weighted {
+            return true;
+        }
+    }
+    reached && weighted
 }
 
 /// `c` is a depthwise convolution, or one under up to `depth` single-input
@@ -313,12 +367,17 @@ fn type_of(egraph: &SemEGraph, ast: &PatternAst<SemNode>, subst: &Subst) -> Opti
 /// check of the right side against the matched class.
 pub struct TypedApplier {
     pub rhs: Pattern<SemNode>,
+    /// Repeated left-side variables that must bind one class.
+    pub same: Vec<(Var, Var)>,
     pub conds: Vec<Cond>,
     pub rejected: Arc<AtomicUsize>,
 }
 
 impl Applier<SemNode, SemAnalysis> for TypedApplier {
     fn apply_one(&self, egraph: &mut SemEGraph, eclass: Id, subst: &Subst, ast: Option<&PatternAst<SemNode>>, rule: Symbol) -> Vec<Id> {
+        if !self.same.iter().all(|(a, b)| egraph.find(subst[*a]) == egraph.find(subst[*b])) {
+            return vec![];
+        }
         if !self.conds.iter().all(|c| check(egraph, c, subst, eclass)) {
             return vec![];
         }

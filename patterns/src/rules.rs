@@ -104,6 +104,7 @@ pub const PREDICATES: &[(&str, usize, &str)] = &[
     ("scalar-like", 1, "scalar-like ?x: a scalar or a tensor of one element"),
     ("last-dim-one", 1, "last-dim-one ?x: the last dim is 1 (a per-row statistic)"),
     ("derives-from", 2, "derives-from ?y ?x: ?x is among the values ?y is computed from"),
+    ("weighted-path", 2, "weighted-path ?y ?x: ?y is computed from ?x through an op reading a weight"),
     ("after-depthwise", 1, "after-depthwise ?x: ?x is a depthwise convolution, possibly through norm/activation ops"),
     ("gate-shape", 2, "gate-shape ?g ?x: ?g is [N, C, 1, 1] for ?x [N, C, H, W]"),
 ];
@@ -111,6 +112,8 @@ pub const PREDICATES: &[(&str, usize, &str)] = &[
 pub struct RewriteRule {
     pub name: String,
     pub lhs: Pattern<SemNode>,
+    /// Variables the left side repeats, as pairs that must bind one class.
+    pub same: Vec<(Var, Var)>,
     pub rhs: Pattern<SemNode>,
     pub conds: Vec<Cond>,
     pub origin: String,
@@ -121,7 +124,9 @@ pub struct PatternRule {
     pub name: String,
     /// One searcher per expansion of the `$SET` references, with the
     /// region's inputs: its variables in order of first appearance.
-    pub alternatives: Vec<(Pattern<SemNode>, Vec<Var>)>,
+    /// The pairs are repeated variables that must bind one class (see
+    /// [`uniquify`]).
+    pub alternatives: Vec<(Pattern<SemNode>, Vec<Var>, Vec<(Var, Var)>)>,
     pub conds: Vec<Cond>,
     pub origin: String,
 }
@@ -290,14 +295,15 @@ fn parse_file(file: &str, text: &str) -> Result<Parsed, RuleError> {
                 if lhs_alts.len() != 1 {
                     return Err(err(line, "a rewrite's left side cannot use a set".into()));
                 }
-                let lhs = parse_pattern(&lhs_alts[0]).map_err(|m| err(line, m))?;
+                let (lhs_text, same) = uniquify(&lhs_alts[0]);
+                let lhs = parse_pattern(&lhs_text).map_err(|m| err(line, m))?;
                 let rhs = parse_pattern(rhs.trim()).map_err(|m| err(line, m))?;
-                let lvars = lhs.vars();
+                let lvars: Vec<Var> = lhs.vars().into_iter().filter(|v| !v.to_string().contains("__")).collect();
                 if let Some(v) = rhs.vars().into_iter().find(|v| !lvars.contains(v)) {
                     return Err(err(line, format!("{v} on the right side is not bound on the left")));
                 }
                 let conds = parse_conditions(conds, &lvars).map_err(|m| err(line, m))?;
-                parsed.rewrites.push(RewriteRule { name: name.trim().to_string(), lhs, rhs, conds, origin: format!("{file}:{line}") });
+                parsed.rewrites.push(RewriteRule { name: name.trim().to_string(), lhs, same, rhs, conds, origin: format!("{file}:{line}") });
             }
             "pattern" => {
                 let (name, body) = rest.split_once(':').ok_or_else(|| err(line, "expected 'pattern KIND/NAME: PATTERN'".into()))?;
@@ -308,9 +314,10 @@ fn parse_file(file: &str, text: &str) -> Result<Parsed, RuleError> {
                 let (body, conds) = split_conditions(body);
                 let mut alternatives = Vec::new();
                 for alt in expand(body.trim(), &sets).map_err(|m| err(line, m))? {
-                    let p = parse_pattern(&alt).map_err(|m| err(line, m))?;
+                    let (text, same) = uniquify(&alt);
+                    let p = parse_pattern(&text).map_err(|m| err(line, m))?;
                     let vars = first_appearance(&p);
-                    alternatives.push((p, vars));
+                    alternatives.push((p, vars, same));
                 }
                 // Conditions may use only variables every alternative binds.
                 let mut common = alternatives[0].1.clone();
@@ -397,12 +404,44 @@ fn parse_pattern(text: &str) -> Result<Pattern<SemNode>, String> {
     Ok(pattern)
 }
 
+/// Renames every repeat of a variable (`?x` … `?x` → `?x` … `?x__1`) and
+/// returns the pairs that must be equal. egg compiles a sub-pattern whose
+/// variables are all bound into a hash-cons lookup of the exact node, which
+/// cannot see through our "any attributes" pattern nodes; with fresh names no
+/// sub-pattern is ground, and the engine checks the equalities itself.
+pub fn uniquify(text: &str) -> (String, Vec<(Var, Var)>) {
+    let mut out = String::with_capacity(text.len());
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    let mut same = Vec::new();
+    let mut rest = text;
+    while let Some(at) = rest.find('?') {
+        out.push_str(&rest[..at]);
+        let len = rest[at..].find(|c: char| c.is_whitespace() || c == '(' || c == ')').unwrap_or(rest.len() - at);
+        let name = &rest[at..at + len];
+        match seen.iter_mut().find(|s| s.0 == name) {
+            Some(entry) => {
+                entry.1 += 1;
+                let fresh = format!("{name}__{}", entry.1);
+                same.push((name.parse().expect("a variable"), fresh.parse().expect("a variable")));
+                out.push_str(&fresh);
+            }
+            None => {
+                seen.push((name.to_string(), 0));
+                out.push_str(name);
+            }
+        }
+        rest = &rest[at + len..];
+    }
+    out.push_str(rest);
+    (out, same)
+}
+
 fn first_appearance(p: &Pattern<SemNode>) -> Vec<Var> {
     // The AST lists children before parents; a left-to-right reading of the
     // text is the order a reader expects, so walk the text order instead.
     let mut vars = Vec::new();
     for tok in p.to_string().split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
-        if tok.starts_with('?') {
+        if tok.starts_with('?') && !tok.contains("__") {
             let v: Var = tok.parse().expect("a pattern variable");
             if !vars.contains(&v) {
                 vars.push(v);

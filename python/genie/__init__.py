@@ -23,6 +23,7 @@ from ._genie import IRError, Module, __version__, disassemble, import_fx, list_o
 
 __all__ = [
     "IRError",
+    "analyze",
     "Module",
     "UnsupportedOpError",
     "__version__",
@@ -38,6 +39,10 @@ __all__ = [
 
 def __getattr__(name):
     # genie.backend and genie.UnsupportedOpError import torch: load on use.
+    if name == "analyze":
+        from .analyze import analyze
+
+        return analyze
     if name == "backend":
         from . import backend
 

@@ -56,3 +56,17 @@ fn extraction_prefers_regions_and_is_acyclic() {
         assert!(n.children.iter().all(|&c| usize::from(c) < i), "children come first");
     }
 }
+
+#[test]
+fn pairwise_interaction_dot() {
+    let (_, fg) = run("func.func @f(%z: tensor<2x2x4xf32>) -> tensor<2x2x2xf32> {\n  %0 = sem.permute %z {dims = [0, 2, 1]} : tensor<2x4x2xf32>\n  %1 = sem.bmm %z, %0 : tensor<2x2x2xf32>\n  return %1 : tensor<2x2x2xf32>\n}\n");
+    assert_eq!(kinds(&fg), ["pairwise_interaction"], "{:?}", fg.egraph.dump());
+}
+
+
+#[test]
+fn repeated_variables_bind_one_class() {
+    // z · permute(y) with y != z is no pairwise interaction.
+    let (_, fg) = run("func.func @f(%z: tensor<2x2x4xf32>, %y: tensor<2x2x4xf32>) -> tensor<2x2x2xf32> {\n  %0 = sem.permute %y {dims = [0, 2, 1]} : tensor<2x4x2xf32>\n  %1 = sem.bmm %z, %0 : tensor<2x2x2xf32>\n  return %1 : tensor<2x2x2xf32>\n}\n");
+    assert!(kinds(&fg).is_empty(), "{:?}", fg.matches);
+}

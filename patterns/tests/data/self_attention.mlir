@@ -1,5 +1,6 @@
 func.func @self_attn(%arg0: tensor<1x4x8x16xf32>, %arg1: tensor<1x4x8x16xf32>, %arg2: tensor<1x4x8x16xf32>) -> tensor<1x4x8x16xf32> {
-  %0 = sem.permute %arg0 {dims = [0, 1, 3, 2]} : tensor<1x4x16x8xf32>
+  %k = sem.neg %arg0 : tensor<1x4x8x16xf32>
+  %0 = sem.permute %k {dims = [0, 1, 3, 2]} : tensor<1x4x16x8xf32>
   %1 = sem.expand %arg0 {size = [1, 4, 8, 16]} : tensor<1x4x8x16xf32>
   %2 = sem.view %1 {size = [4, 8, 16]} : tensor<4x8x16xf32>
   %3 = sem.expand %0 {size = [1, 4, 16, 8]} : tensor<1x4x16x8xf32>

@@ -42,6 +42,8 @@ def __getattr__(name):
     if name == "analyze":
         from .analyze import analyze
 
+        # Importing the submodule bound `genie.analyze` to it; the function wins.
+        globals()["analyze"] = analyze
         return analyze
     if name == "backend":
         from . import backend

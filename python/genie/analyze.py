@@ -1,10 +1,10 @@
 """``genie.analyze(model, *args, **kwargs)``: what a model is, without running it.
 
 The model is traced by TorchDynamo + aot_autograd exactly as
-``torch.compile(backend="genie")`` would, but on the ``meta`` device: a model
-already on ``meta`` is used as is; any other model is shallow-copied with its
-parameters and buffers replaced by ``meta`` tensors of the same shapes (no
-weight is copied, nothing is computed). Each captured graph is imported into
+``torch.compile(backend="genie")`` would, with fake tensors: the model is
+copied with its parameters and buffers replaced by fake tensors of the same
+shapes (no weight is copied), and so are the inputs, so nothing is allocated
+or computed; a model built on the ``meta`` device works the same way. Each captured graph is imported into
 ``sem`` and analysed by the pattern engine (crate ``genie-patterns``)::
 
     report = genie.analyze(model, input_ids)
@@ -44,6 +44,8 @@ class Report:
     graphs: List[Dict[str, Any]] = field(default_factory=list)
     rules_version: str = ""
     errors: List[tuple] = field(default_factory=list)
+    # The captured graphs as `sem` modules (not part of the JSON).
+    sem_modules: List[Any] = field(default_factory=list, repr=False)
 
     def to_json(self, indent: Optional[int] = 2) -> str:
         return json.dumps(
@@ -78,83 +80,81 @@ class Report:
         return "\n".join(lines)
 
 
-def _to_meta(x: Any) -> Any:
-    if isinstance(x, torch.Tensor):
-        return torch.empty_like(x, device="meta").requires_grad_(x.requires_grad)
-    if isinstance(x, (list, tuple)):
-        return type(x)(_to_meta(v) for v in x)
-    if isinstance(x, dict):
-        return {k: _to_meta(v) for k, v in x.items()}
-    return x
+class _Faker:
+    """Replaces tensors by fake CPU tensors of the same shapes and dtypes.
 
+    Fake tensors carry metadata only (nothing is allocated or computed) and
+    make Dynamo trace as it does for CPU tensors; tracing with ``meta``
+    tensors instead would give a few ops the shapes of PyTorch's meta
+    kernels, which model CUDA (batch-norm statistics), not the CPU graphs
+    Genie compiles."""
 
-_fake_mode_init = None
+    def __init__(self):
+        from torch._subclasses.fake_tensor import FakeTensorMode
 
+        self.mode = FakeTensorMode(allow_non_fake_inputs=True)
+        self.memo: Dict[int, Any] = {}
 
-def _allow_meta_constants(on: bool) -> None:
-    """Tensors a model creates while it is traced (Hugging Face caches start
-    as ``torch.tensor([])`` on the model's device) are real ``meta`` tensors,
-    which Dynamo's fake mode refuses by default; they hold no data, so while
-    analysing, the fake modes Dynamo creates accept them."""
-    global _fake_mode_init
-    from torch._subclasses.fake_tensor import FakeTensorMode
+    def tensor(self, t: torch.Tensor) -> torch.Tensor:
+        if id(t) not in self.memo:
+            with self.mode:
+                fake = torch.empty_strided(t.shape, t.stride(), dtype=t.dtype, device="cpu")
+            if isinstance(t, torch.nn.Parameter):
+                fake = torch.nn.Parameter(fake, requires_grad=t.requires_grad)
+            self.memo[id(t)] = fake
+        return self.memo[id(t)]
 
-    if on and _fake_mode_init is None:
-        _fake_mode_init = FakeTensorMode.__init__
+    def __call__(self, x: Any, depth: int = 0) -> Any:
+        if isinstance(x, torch.Tensor):
+            return self.tensor(x)
+        if isinstance(x, (list, tuple)):
+            return type(x)(self(v, depth) for v in x)
+        if isinstance(x, dict):
+            return {k: self(v, depth) for k, v in x.items()}
+        if depth < 3 and hasattr(x, "__dict__") and not isinstance(x, (type, torch.nn.Module)) and type(x).__module__.split(".")[0] != "builtins":
+            # A container object such as a KV cache: a shallow copy holding
+            # fake tensors.
+            y = copy.copy(x)
+            for k, v in vars(x).items():
+                setattr(y, k, self(v, depth + 1))
+            return y
+        return x
 
-        def init(self, *args, **kwargs):
-            kwargs["allow_non_fake_inputs"] = True
-            _fake_mode_init(self, *args, **kwargs)
-
-        FakeTensorMode.__init__ = init
-    elif not on and _fake_mode_init is not None:
-        FakeTensorMode.__init__ = _fake_mode_init
-        _fake_mode_init = None
-
-
-def _meta_model(model: torch.nn.Module) -> torch.nn.Module:
-    """The model itself when on meta; otherwise a copy whose parameters and
-    buffers are meta tensors (deepcopy's memo maps each one to its meta twin,
-    so no weight data is copied)."""
-    tensors = list(model.parameters()) + list(model.buffers())
-    if all(t.device.type == "meta" for t in tensors):
-        return model
-    memo: Dict[int, Any] = {}
-    for p in model.parameters():
-        memo[id(p)] = torch.nn.Parameter(torch.empty_like(p, device="meta"), requires_grad=p.requires_grad)
-    for b in model.buffers():
-        memo[id(b)] = torch.empty_like(b, device="meta")
-    return copy.deepcopy(model, memo)
+    def model(self, model: torch.nn.Module) -> torch.nn.Module:
+        """A copy of the model whose parameters and buffers are fake
+        (deepcopy's memo maps each one to its fake twin: no weight is copied)."""
+        for t in list(model.parameters()) + list(model.buffers()):
+            self.tensor(t)
+        return copy.deepcopy(model, dict(self.memo))
 
 
 def analyze(
     model: Any, *args: Any, rules_dirs: Sequence[str] = (), train: bool = False, dynamic: Optional[bool] = None, **kwargs: Any
 ) -> Report:
-    """Trace ``model(*args, **kwargs)`` on the meta device and analyse its graphs.
+    """Trace ``model(*args, **kwargs)`` with fake tensors and analyse its graphs.
 
     ``train=True`` traces a training step (forward and backward graphs);
     otherwise the call runs under ``torch.no_grad()`` (inference graphs)."""
     from ._genie import analyze_modules
     from .graph_capture import Capture
 
-    target = _meta_model(model) if isinstance(model, torch.nn.Module) else model
-    args, kwargs = _to_meta(args), _to_meta(kwargs)
-    cap = Capture(dump_dir=None, collect_errors=True)
+    fake = _Faker()
+    target = fake.model(model) if isinstance(model, torch.nn.Module) else model
+    args, kwargs = fake(args), fake(kwargs)
+    cap = Capture(dump_dir="", collect_errors=True)
     torch._dynamo.reset()
     try:
-        _allow_meta_constants(True)
         compiled = torch.compile(target, backend=cap.backend(), dynamic=dynamic)
         with torch.set_grad_enabled(train):
             out = compiled(*args, **kwargs)
         if train:
-            # The backward graph too (on meta, so nothing runs).
+            # The backward graph too (fake tensors: nothing runs).
             loss = out if isinstance(out, torch.Tensor) else getattr(out, "loss", None)
             if loss is None and hasattr(out, "logits"):
                 loss = out.logits
             if isinstance(loss, torch.Tensor) and loss.requires_grad:
                 loss.sum().backward()
     finally:
-        _allow_meta_constants(False)
         torch._dynamo.reset()
     for kind, msg in cap.errors:
         log.warning("genie.analyze: a %s graph could not be imported: %s", kind, msg.splitlines()[0])
@@ -182,6 +182,7 @@ def analyze(
         graphs=data["functions"],
         rules_version=data["rules_version"],
         errors=cap.errors,
+        sem_modules=[g.module for g in cap.graphs],
     )
     if report.workload == "unknown":
         log.info("genie.analyze: workload unknown (conservative plan): %s", "; ".join(report.why))

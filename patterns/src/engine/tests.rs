@@ -70,3 +70,10 @@ fn repeated_variables_bind_one_class() {
     let (_, fg) = run("func.func @f(%z: tensor<2x2x4xf32>, %y: tensor<2x2x4xf32>) -> tensor<2x2x2xf32> {\n  %0 = sem.permute %y {dims = [0, 2, 1]} : tensor<2x4x2xf32>\n  %1 = sem.bmm %z, %0 : tensor<2x2x2xf32>\n  return %1 : tensor<2x2x2xf32>\n}\n");
     assert!(kinds(&fg).is_empty(), "{:?}", fg.matches);
 }
+
+#[test]
+fn mlp_with_biases_is_one_instance() {
+    let (_, fg) = run("func.func @mlp(%x: tensor<2x3x8xf32>, %w1: tensor<8x32xf32>, %b1: tensor<32xf32>, %w2: tensor<32x8xf32>, %b2: tensor<8xf32>) -> tensor<2x3x8xf32> attributes {genie.weight_args = [1, 2, 3, 4]} {\n  %0 = sem.view %x {size = [6, 8]} : tensor<6x8xf32>\n  %1 = sem.addmm %b1, %0, %w1 : tensor<6x32xf32>\n  %2 = sem.view %1 {size = [2, 3, 32]} : tensor<2x3x32xf32>\n  %3 = sem.gelu %2 : tensor<2x3x32xf32>\n  %4 = sem.view %3 {size = [6, 32]} : tensor<6x32xf32>\n  %5 = sem.addmm %b2, %4, %w2 : tensor<6x8xf32>\n  %6 = sem.view %5 {size = [2, 3, 8]} : tensor<2x3x8xf32>\n  return %6 : tensor<2x3x8xf32>\n}\n");
+    assert_eq!(fg.matches.len(), 1, "{:?}", fg.matches);
+}
+

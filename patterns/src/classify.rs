@@ -207,7 +207,9 @@ pub fn classify(m: &Module, func: OpId, fg: &FunctionGraph) -> FunctionFacts {
         "train-forward"
     } else if !kv_inputs.is_empty() {
         "decode"
-    } else if causal || kinds("kv_cache_append") > 0 {
+    } else if kinds("kv_cache_append") > 0 || (causal && !ev.modalities.contains(&"vision")) {
+        // A causal decoder filling its cache (or run without one); a causal
+        // text tower beside an image encoder (CLIP) only encodes.
         "prefill"
     } else {
         "encode"

@@ -224,13 +224,14 @@ pub fn check(egraph: &SemEGraph, cond: &Cond, subst: &Subst, root: Id) -> bool {
         "weight" => class(&args[0]).is_some_and(|c| egraph[c].data.lineage == 0),
         "output" => class(&args[0]).is_some_and(|c| egraph.analysis.outputs.iter().any(|&o| egraph.find(o) == c)),
         "empty" => tensor(&args[0]).and_then(|t| t.num_elements()) == Some(0),
-        "disjoint-lineage" => {
-            let (a, b) = (class(&args[0]).map_or(0, |c| egraph[c].data.lineage), class(&args[1]).map_or(0, |c| egraph[c].data.lineage));
-            a != 0 && b != 0 && a & b == 0
-        }
-        "shared-lineage" => {
-            let (a, b) = (class(&args[0]).map_or(0, |c| egraph[c].data.lineage), class(&args[1]).map_or(0, |c| egraph[c].data.lineage));
-            a & b != 0 || (a == 0 && b == 0)
+        "foreign-keys" | "own-keys" => {
+            let (q, k) = (class(&args[0]).map_or(0, |c| egraph[c].data.lineage), class(&args[1]).map_or(0, |c| egraph[c].data.lineage));
+            // Keys from another stream (an encoder's output, another
+            // modality) lack some input the queries have. In a decoder the
+            // queries also carry the encoder's lineage after the first
+            // cross-attention, so "disjoint" would miss later layers.
+            let foreign = k != 0 && q & !k != 0;
+            (cond.pred == "foreign-keys") == foreign
         }
         "patchify" | "depthwise" | "pointwise" => class(&args[0]).is_some_and(|c| conv_kind(egraph, c, &cond.pred)),
         "scalar-like" => ty(&args[0]).is_some_and(|t| t.is_scalar() || t.as_tensor().and_then(|t| t.num_elements()) == Some(1)),

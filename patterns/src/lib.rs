@@ -10,7 +10,9 @@
 //!   extract under a [`engine::CostModel`];
 //! - [`classify`]: workload evidence, phase, roles, modality;
 //! - [`analyze_module`] and [`annotate`]: the results as a [`Report`] and as
-//!   `sem` attributes (what `genie-opt --genie-sem-annotate` prints).
+//!   `sem` attributes (what `genie-opt --genie-sem-annotate` prints);
+//! - [`outline`]: chosen matches as `sem.region` ops with outlined bodies
+//!   (`genie-opt --genie-sem-outline-patterns`).
 //!
 //! The analysis only reads the graph and adds discardable attributes: it
 //! never changes what a graph computes.
@@ -19,6 +21,7 @@ pub mod analysis;
 pub mod classify;
 pub mod engine;
 pub mod lang;
+pub mod outline;
 pub mod rules;
 
 use engine::{FunctionGraph, Limits};

@@ -49,6 +49,7 @@ func.func @cross_attention(%q: tensor<1x4x8x16xf32>, %kv: tensor<1x4x5x16xf32>) 
 
 // A KV cache passed in, appended to along the sequence dim and returned:
 // kv-state in and out, phase decode.
+// MLIR-REJECTS: IRDL binds one type for all of sem.cat's variadic operands
 // CHECK-LABEL: func.func @decode
 // CHECK-SAME: genie.arg_roles = ["kv-state", "input"]
 // CHECK-SAME: sem.phase = "decode"

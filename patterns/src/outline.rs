@@ -74,24 +74,45 @@ fn outline_function(m: &mut Module, func: OpId, rules: &RuleSet) -> usize {
 
 /// The ops between the match's inputs and `root_op`: a walk back over
 /// operands that stops at values in an input class and at function
-/// arguments. `None` when the walk grows past a sane size.
+/// arguments, plus the ops that an input itself computes from those (SDPA's
+/// NaN guard reads the scores the softmax reads: it belongs to the
+/// attention). `None` when the walk grows past a sane size.
 fn body_ops(m: &Module, fg: &FunctionGraph, root_op: OpId, inputs: &FxHashSet<egg::Id>, order: &FxHashMap<OpId, usize>) -> Option<FxHashSet<OpId>> {
-    let mut body = FxHashSet::default();
-    let mut stack = vec![root_op];
-    while let Some(op) = stack.pop() {
-        if !body.insert(op) {
-            continue;
-        }
-        if body.len() > 2_000 {
-            return None;
-        }
-        for &v in &m.op(op).operands {
-            if fg.class_of(v).is_some_and(|c| inputs.contains(&c)) {
+    let back = |stop: &dyn Fn(ValueId) -> bool| -> Option<FxHashSet<OpId>> {
+        let mut seen = FxHashSet::default();
+        let mut stack = vec![root_op];
+        while let Some(op) = stack.pop() {
+            if !seen.insert(op) {
                 continue;
             }
-            // Ops made by an earlier outlining (region ops) stay outside.
-            if let Some(d) = m.defining_op(v).filter(|d| order.contains_key(d)) {
-                stack.push(d);
+            if seen.len() > 20_000 {
+                return None;
+            }
+            for &v in &m.op(op).operands {
+                if stop(v) {
+                    continue;
+                }
+                // Ops made by an earlier outlining (region ops) stay outside.
+                if let Some(d) = m.defining_op(v).filter(|d| order.contains_key(d)) {
+                    stack.push(d);
+                }
+            }
+        }
+        Some(seen)
+    };
+    let mut body = back(&|v| fg.class_of(v).is_some_and(|c| inputs.contains(&c)))?;
+    if body.len() > 2_000 {
+        return None;
+    }
+    // Everything root depends on; of that, what is computed from the body.
+    let cone = back(&|_| false)?;
+    let mut stack: Vec<OpId> = body.iter().copied().collect();
+    while let Some(op) = stack.pop() {
+        for &r in &m.op(op).results {
+            for u in m.uses(r) {
+                if cone.contains(&u.op) && body.insert(u.op) {
+                    stack.push(u.op);
+                }
             }
         }
     }

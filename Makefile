@@ -122,6 +122,7 @@ bench: rust-check venv
 	@$(MAKE) --no-print-directory develop-release
 	$(VENV)/bin/python benches/compile_time.py
 	$(VENV)/bin/python benches/runtime_latency.py
+	$(VENV)/bin/python benches/analysis_zoo.py --timing
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

@@ -77,3 +77,70 @@ fn mlp_with_biases_is_one_instance() {
     assert_eq!(fg.matches.len(), 1, "{:?}", fg.matches);
 }
 
+
+#[test]
+fn gated_mlp_swiglu() {
+    let (_, fg) = run("func.func @f(%x: tensor<2x8xf32>, %wg: tensor<8x16xf32>, %wu: tensor<8x16xf32>, %wd: tensor<16x8xf32>) -> tensor<2x8xf32> attributes {genie.weight_args = [1, 2, 3]} {
+  %0 = sem.mm %x, %wg : tensor<2x16xf32>
+  %1 = sem.silu %0 : tensor<2x16xf32>
+  %2 = sem.mm %x, %wu : tensor<2x16xf32>
+  %3 = sem.mul %1, %2 : tensor<2x16xf32>
+  %4 = sem.mm %3, %wd : tensor<2x8xf32>
+  return %4 : tensor<2x8xf32>
+}
+");
+    assert_eq!(kinds(&fg), ["mlp"]);
+    assert!(fg.matches[0].rule.ends_with("gated"), "{:?}", fg.matches);
+}
+
+#[test]
+fn depthwise_separable_conv() {
+    let (_, fg) = run("func.func @f(%x: tensor<1x4x8x8xf32>, %dw: tensor<4x1x3x3xf32>, %g: tensor<4xf32>, %b: tensor<4xf32>, %m: tensor<4xf32>, %v: tensor<4xf32>, %pw: tensor<8x4x1x1xf32>) -> tensor<1x8x8x8xf32> attributes {genie.weight_args = [1, 2, 3, 4, 5, 6]} {
+  %none = sem.none : none
+  %0 = sem.convolution %x, %dw, %none {dilation = [1, 1], groups = 4, padding = [1, 1], stride = [1, 1]} : tensor<1x4x8x8xf32>
+  %1:3 = sem._native_batch_norm_legit_no_training %0, %g, %b, %m, %v {eps = 1.0e-5, momentum = 0.1} : tensor<1x4x8x8xf32>, tensor<0xf32>, tensor<0xf32>
+  %2 = sem.relu %1#0 : tensor<1x4x8x8xf32>
+  %3 = sem.convolution %2, %pw, %none {dilation = [1, 1], groups = 1, padding = [0, 0], stride = [1, 1]} : tensor<1x8x8x8xf32>
+  return %3 : tensor<1x8x8x8xf32>
+}
+");
+    assert_eq!(kinds(&fg), ["conv_bn_act", "depthwise_separable_conv"]);
+}
+
+#[test]
+fn squeeze_excitation() {
+    let (_, fg) = run("func.func @f(%x: tensor<1x4x8x8xf32>, %w1: tensor<2x4x1x1xf32>, %b1: tensor<2xf32>, %w2: tensor<4x2x1x1xf32>, %b2: tensor<4xf32>) -> tensor<1x4x8x8xf32> attributes {genie.weight_args = [1, 2, 3, 4]} {
+  %0 = sem.mean %x {dim = [2, 3], keepdim = true} : tensor<1x4x1x1xf32>
+  %1 = sem.convolution %0, %w1, %b1 {dilation = [1, 1], groups = 1, padding = [0, 0], stride = [1, 1]} : tensor<1x2x1x1xf32>
+  %2 = sem.relu %1 : tensor<1x2x1x1xf32>
+  %3 = sem.convolution %2, %w2, %b2 {dilation = [1, 1], groups = 1, padding = [0, 0], stride = [1, 1]} : tensor<1x4x1x1xf32>
+  %4 = sem.sigmoid %3 : tensor<1x4x1x1xf32>
+  %5 = sem.mul %x, %4 : tensor<1x4x8x8xf32>
+  return %5 : tensor<1x4x8x8xf32>
+}
+");
+    assert_eq!(kinds(&fg), ["squeeze_excitation"]);
+}
+
+#[test]
+fn layernorm_and_embedding() {
+    let (_, fg) = run("func.func @f(%ids: tensor<2x5xi64>, %table: tensor<50x8xf32>, %w: tensor<8xf32>, %b: tensor<8xf32>) -> tensor<2x5x8xf32> attributes {genie.weight_args = [1, 2, 3]} {
+  %0 = sem.embedding %table, %ids : tensor<2x5x8xf32>
+  %1:3 = sem.native_layer_norm %0, %w, %b {eps = 1.0e-5, normalized_shape = [8]} : tensor<2x5x8xf32>, tensor<2x5x1xf32>, tensor<2x5x1xf32>
+  return %1#0 : tensor<2x5x8xf32>
+}
+");
+    assert_eq!(kinds(&fg), ["embedding", "layernorm"]);
+}
+
+#[test]
+fn a_weight_is_not_a_kv_cache() {
+    // cat of a weight with new values, returned: not a cache append (the
+    // past must be an input), and no other pattern either.
+    let (_, fg) = run("func.func @f(%w: tensor<1x4x7x16xf32>, %new: tensor<1x4x1x16xf32>) -> tensor<1x4x8x16xf32> attributes {genie.weight_args = [0]} {
+  %0 = sem.cat %w, %new {dim = -2} : tensor<1x4x8x16xf32>
+  return %0 : tensor<1x4x8x16xf32>
+}
+");
+    assert!(kinds(&fg).is_empty(), "{:?}", fg.matches);
+}

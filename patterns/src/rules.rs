@@ -492,6 +492,8 @@ mod tests {
         let set = RuleSet::builtin().unwrap();
         assert!(!set.rewrites.is_empty());
         assert!(set.patterns.len() > 10);
+        let searchers: usize = set.patterns.iter().map(|p| p.alternatives.len()).sum();
+        eprintln!("{} rewrites, {} patterns, {searchers} searchers", set.rewrites.len(), set.patterns.len());
         assert_eq!(set.version(), format!("builtin-{BUILTIN_VERSION}"));
     }
 

@@ -162,8 +162,9 @@ pub fn annotate(m: &mut Module, report: &Report) {
         }
         let mut kinds: BTreeMap<OpId, Vec<&str>> = BTreeMap::new();
         for inst in &fr.instances {
-            // The last op computing the root value carries the name.
-            if let Some(&op) = inst.root_ops.last() {
+            // The first op computing the root value carries the name (later
+            // ones in its class are identity views and copies of it).
+            if let Some(&op) = inst.root_ops.first() {
                 let v = kinds.entry(op).or_default();
                 if !v.contains(&inst.kind.as_str()) {
                     v.push(&inst.kind);

@@ -63,13 +63,8 @@ impl FunctionGraph {
         let entry = m.entry_block(func).expect("a function has a body");
         let args = m.block_args(entry);
         let weights: Vec<i64> = m.op(func).attr("genie.weight_args").and_then(Attribute::as_int_array).unwrap_or_default();
-        let mut analysis = SemAnalysis::default();
-        analysis.arg_types = args.iter().map(|&a| m.value_type(a).clone()).collect();
-        for i in 0..args.len() {
-            if !weights.contains(&(i as i64)) {
-                analysis.input_mask |= 1u64 << i.min(63);
-            }
-        }
+        let input_mask = (0..args.len()).filter(|i| !weights.contains(&(*i as i64))).fold(0u64, |acc, i| acc | 1u64 << i.min(63));
+        let analysis = SemAnalysis { arg_types: args.iter().map(|&a| m.value_type(a).clone()).collect(), input_mask, ..SemAnalysis::default() };
         let mut egraph = SemEGraph::new(analysis);
         let mut value_class = FxHashMap::default();
         for (i, &a) in args.iter().enumerate() {
@@ -148,7 +143,7 @@ impl FunctionGraph {
         let mut found: Vec<Match> = Vec::new();
         let mut seen: rustc_hash::FxHashSet<(String, Id)> = Default::default();
         for rule in &rules.patterns {
-            for (alt, vars, same) in &rule.alternatives {
+            for crate::rules::Alternative { pattern: alt, vars, same } in &rule.alternatives {
                 for m in alt.search(&self.egraph) {
                     for subst in &m.substs {
                         let root = self.egraph.find(m.eclass);

@@ -185,7 +185,9 @@ impl Report {
             .functions
             .iter()
             .map(|f| {
-                let mut modules: BTreeMap<String, (Vec<&str>, Vec<&str>, Vec<&str>)> = BTreeMap::new();
+                // Per module path: roles, modalities, pattern kinds.
+                type Seen<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>);
+                let mut modules: BTreeMap<String, Seen> = BTreeMap::new();
                 if let Some(m) = m {
                     if let Some(func) = m.function(&f.name) {
                         let entry = m.entry_block(func).expect("analysed functions have bodies");

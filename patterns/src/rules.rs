@@ -119,14 +119,20 @@ pub struct RewriteRule {
     pub origin: String,
 }
 
+/// One expansion of a pattern rule.
+pub struct Alternative {
+    pub pattern: Pattern<SemNode>,
+    /// The region's inputs: the variables in order of first appearance.
+    pub vars: Vec<Var>,
+    /// Repeated variables that must bind one class (see [`uniquify`]).
+    pub same: Vec<(Var, Var)>,
+}
+
 pub struct PatternRule {
     pub kind: String,
     pub name: String,
-    /// One searcher per expansion of the `$SET` references, with the
-    /// region's inputs: its variables in order of first appearance.
-    /// The pairs are repeated variables that must bind one class (see
-    /// [`uniquify`]).
-    pub alternatives: Vec<(Pattern<SemNode>, Vec<Var>, Vec<(Var, Var)>)>,
+    /// One searcher per expansion of the `$SET` references.
+    pub alternatives: Vec<Alternative>,
     pub conds: Vec<Cond>,
     pub origin: String,
 }
@@ -317,11 +323,11 @@ fn parse_file(file: &str, text: &str) -> Result<Parsed, RuleError> {
                     let (text, same) = uniquify(&alt);
                     let p = parse_pattern(&text).map_err(|m| err(line, m))?;
                     let vars = first_appearance(&p);
-                    alternatives.push((p, vars, same));
+                    alternatives.push(Alternative { pattern: p, vars, same });
                 }
                 // Conditions may use only variables every alternative binds.
-                let mut common = alternatives[0].1.clone();
-                common.retain(|v| alternatives.iter().all(|a| a.1.contains(v)));
+                let mut common = alternatives[0].vars.clone();
+                common.retain(|v| alternatives.iter().all(|a| a.vars.contains(v)));
                 let conds = parse_conditions(conds, &common).map_err(|m| err(line, m))?;
                 parsed.patterns.push(PatternRule { kind: kind.to_string(), name: name.to_string(), alternatives, conds, origin: format!("{file}:{line}") });
             }
@@ -493,7 +499,7 @@ mod tests {
         assert!(!set.rewrites.is_empty());
         assert!(set.patterns.len() > 10);
         let searchers: usize = set.patterns.iter().map(|p| p.alternatives.len()).sum();
-        eprintln!("{} rewrites, {} patterns, {searchers} searchers", set.rewrites.len(), set.patterns.len());
+        assert!(searchers > set.patterns.len(), "sets expand into alternatives");
         assert_eq!(set.version(), format!("builtin-{BUILTIN_VERSION}"));
     }
 

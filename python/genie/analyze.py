@@ -107,6 +107,8 @@ class _Faker:
     def __call__(self, x: Any, depth: int = 0) -> Any:
         if isinstance(x, torch.Tensor):
             return self.tensor(x)
+        if isinstance(x, tuple) and hasattr(x, "_fields"):  # a named tuple
+            return type(x)(*(self(v, depth) for v in x))
         if isinstance(x, (list, tuple)):
             return type(x)(self(v, depth) for v in x)
         if isinstance(x, dict):
@@ -114,10 +116,13 @@ class _Faker:
         if depth < 3 and hasattr(x, "__dict__") and not isinstance(x, (type, torch.nn.Module)) and type(x).__module__.split(".")[0] != "builtins":
             # A container object such as a KV cache: a shallow copy holding
             # fake tensors.
-            y = copy.copy(x)
-            for k, v in vars(x).items():
-                setattr(y, k, self(v, depth + 1))
-            return y
+            try:
+                y = copy.copy(x)
+                for k, v in vars(x).items():
+                    setattr(y, k, self(v, depth + 1))
+                return y
+            except (AttributeError, TypeError):  # read-only objects (enums, …): as they are
+                return x
         return x
 
     def model(self, model: torch.nn.Module) -> torch.nn.Module:

@@ -239,7 +239,7 @@ pub fn check(egraph: &SemEGraph, cond: &Cond, subst: &Subst, root: Id) -> bool {
             (Some(y), Some(x)) => y != x && weighted_path(egraph, y, x),
             _ => false,
         },
-        "after-depthwise" => class(&args[0]).is_some_and(|c| after_depthwise(egraph, c, 4)),
+        "after-depthwise" => class(&args[0]).is_some_and(|c| after_depthwise(egraph, c, 6)),
         "gate-shape" => match (tensor(&args[0]), tensor(&args[1])) {
             (Some(g), Some(x)) => {
                 g.rank() == 4 && x.rank() == 4 && g.dims[1] == x.dims[1] && g.dims[2].as_static() == Some(1) && g.dims[3].as_static() == Some(1)
@@ -318,8 +318,12 @@ fn after_depthwise(egraph: &SemEGraph, c: Id, depth: usize) -> bool {
         && egraph[c].nodes.iter().any(|n| {
             let through = n.op_str().starts_with('#')
                 || n.op_str().starts_with("sem._native_batch_norm")
-                || matches!(n.op_str(), "sem.relu" | "sem.hardtanh" | "sem.hardswish" | "sem.silu" | "sem.gelu" | "sem.clamp");
-            through && after_depthwise(egraph, n.children[0], depth - 1)
+                || matches!(n.op_str(), "sem.relu" | "sem.hardtanh" | "sem.hardswish" | "sem.silu" | "sem.gelu" | "sem.clamp" | "sem.div");
+            // A product: a squeeze-excitation gate (x * gate) or a decomposed
+            // activation (x * sigmoid(x)) between the two convolutions.
+            let product = n.op_str() == "sem.mul";
+            (through && after_depthwise(egraph, n.children[0], depth - 1))
+                || (product && n.children.iter().any(|&k| after_depthwise(egraph, k, depth - 1)))
         })
 }
 

@@ -240,6 +240,13 @@ pub fn check(egraph: &SemEGraph, cond: &Cond, subst: &Subst, root: Id) -> bool {
             _ => false,
         },
         "after-depthwise" => class(&args[0]).is_some_and(|c| after_depthwise(egraph, c, 6)),
+        "unit-scale" => class(&args[0]).is_some_and(|c| {
+            let one = |a: Option<&Attribute>| a.is_none_or(|a| a.as_float() == Some(1.0) || a.as_int() == Some(1));
+            egraph[c].nodes.iter().filter(|n| n.op_str() == "sem.addmm").all(|n| {
+                let attrs = &egraph.analysis.attrs;
+                one(attrs.attr(n.attrs, "alpha")) && one(attrs.attr(n.attrs, "beta"))
+            })
+        }),
         "gate-shape" => match (tensor(&args[0]), tensor(&args[1])) {
             (Some(g), Some(x)) => {
                 g.rank() == 4 && x.rank() == 4 && g.dims[1] == x.dims[1] && g.dims[2].as_static() == Some(1) && g.dims[3].as_static() == Some(1)

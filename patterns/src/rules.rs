@@ -106,6 +106,7 @@ pub const PREDICATES: &[(&str, usize, &str)] = &[
     ("derives-from", 2, "derives-from ?y ?x: ?x is among the values ?y is computed from"),
     ("weighted-path", 2, "weighted-path ?y ?x: ?y is computed from ?x through an op reading a weight"),
     ("after-depthwise", 1, "after-depthwise ?x: ?x is a depthwise convolution, possibly through norm/activation/gating ops"),
+    ("unit-scale", 1, "unit-scale ?x: every sem.addmm in ?x's class has alpha = beta = 1"),
     ("gate-shape", 2, "gate-shape ?g ?x: ?g is [N, C, 1, 1] for ?x [N, C, H, W]"),
 ];
 

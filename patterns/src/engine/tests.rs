@@ -144,3 +144,12 @@ fn a_weight_is_not_a_kv_cache() {
 ");
     assert!(kinds(&fg).is_empty(), "{:?}", fg.matches);
 }
+
+#[test]
+fn scaled_addmm_is_no_linear_layer() {
+    // beta·b + alpha·(x @ W) with alpha = 2 is not x @ W + b: the rewrite
+    // must not fire, so no MLP is seen.
+    let text = |alpha: &str| format!("func.func @f(%x: tensor<2x8xf32>, %w1: tensor<8x32xf32>, %b1: tensor<32xf32>, %w2: tensor<32x8xf32>, %b2: tensor<8xf32>) -> tensor<2x8xf32> attributes {{genie.weight_args = [1, 2, 3, 4]}} {{\n  %1 = sem.addmm %b1, %x, %w1 {{alpha = {alpha}}} : tensor<2x32xf32>\n  %2 = sem.relu %1 : tensor<2x32xf32>\n  %3 = sem.addmm %b2, %2, %w2 : tensor<2x8xf32>\n  return %3 : tensor<2x8xf32>\n}}\n");
+    assert_eq!(kinds(&run(&text("1")).1), ["mlp"]);
+    assert!(kinds(&run(&text("2")).1).is_empty());
+}

@@ -240,12 +240,12 @@ struct Parsed {
 fn statements(text: &str) -> Vec<(u32, String)> {
     let mut out: Vec<(u32, String)> = Vec::new();
     for (i, raw) in text.lines().enumerate() {
-        let line = match raw.find('#') {
-            // `#0` is a projection op, not a comment: only `#` after a space
-            // or at the start of a line starts a comment.
-            Some(p) if p == 0 || raw[..p].ends_with(char::is_whitespace) && !raw[p + 1..].starts_with(|c: char| c.is_ascii_digit()) => &raw[..p],
-            _ => raw,
-        };
+        // `#0` is a projection op, not a comment: a comment is a `#` at the
+        // start of a line or after a space, not followed by a digit.
+        let comment = raw.match_indices('#').map(|(p, _)| p).find(|&p| {
+            (p == 0 || raw[..p].ends_with(char::is_whitespace)) && !raw[p + 1..].starts_with(|c: char| c.is_ascii_digit())
+        });
+        let line = comment.map_or(raw, |p| &raw[..p]);
         if line.trim().is_empty() {
             continue;
         }
@@ -520,6 +520,14 @@ mod tests {
         assert!(error_of("genie-rules 1\npattern mlp/x: (sem.relu ?a ?b)\n").contains("'sem.relu' takes 1 operand(s), the pattern gives 2"));
         assert!(error_of("genie-rules 1\npattern mlp/x: (sem.relu ?a) if bogus ?a\n").contains("unknown condition 'bogus'"));
         assert!(error_of("genie-rules 1\nfrobnicate\n").contains("user.rules:2: error: unknown statement 'frobnicate'"));
+    }
+
+    #[test]
+    fn comments_and_projections() {
+        let text = "genie-rules 1 # format\n# a comment\npattern layernorm/x: (#0 (sem.native_layer_norm ?x ?w ?b)) # trailing\n";
+        let parsed = parse_file("c.rules", text).unwrap();
+        assert_eq!(parsed.patterns.len(), 1);
+        assert_eq!(parsed.patterns[0].alternatives[0].pattern.to_string(), "(#0 (sem.native_layer_norm ?x ?w ?b))");
     }
 
     #[test]

@@ -154,7 +154,9 @@ pub fn classify(m: &Module, func: OpId, fg: &FunctionGraph) -> FunctionFacts {
             Some(if attention > 0 { "text" } else { "tabular" })
         } else if float && feeds(&|op, operand| op == "sem.convolution" && operand == 0) {
             Some(if rank >= 4 { "vision" } else { "audio" })
-        } else if float && rank == 2 && feeds(&|op, _| matches!(op, "sem.mm" | "sem.addmm" | "sem.matmul" | "sem.cat")) {
+        } else if float && rank == 2 && feeds(&|op, operand| matches!((op, operand), ("sem.mm" | "sem.matmul", 0) | ("sem.addmm", 1) | ("sem.cat", _))) {
+            // Dense features: rows multiplied by a weight (x @ W), not a
+            // weight matrix itself (a graph whose weights are not marked).
             Some("tabular")
         } else {
             None

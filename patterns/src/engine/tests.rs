@@ -153,3 +153,27 @@ fn scaled_addmm_is_no_linear_layer() {
     assert_eq!(kinds(&run(&text("1")).1), ["mlp"]);
     assert!(kinds(&run(&text("2")).1).is_empty());
 }
+
+/// The lit snippets (`tests/lit/patterns/snippets.mlir`), one pattern each.
+#[test]
+fn lit_snippets_match_their_pattern() {
+    let want: &[(&str, &[&str])] = &[
+        ("self_attention", &["attention"]),
+        ("cross_attention", &["cross_attention"]),
+        ("decode", &["kv_cache_append"]),
+        ("mlp", &["mlp"]),
+        ("rmsnorm", &["rmsnorm"]),
+        ("conv_block", &["conv_bn_act", "residual"]),
+        ("patch_embedding", &["patch_embedding"]),
+        ("dlrm", &["embedding_bag", "pairwise_interaction"]),
+        ("unknown", &[]),
+    ];
+    let text = include_str!("../../../tests/lit/patterns/snippets.mlir");
+    let chunks: Vec<&str> = text.split("// -----").collect();
+    assert_eq!(chunks.len(), want.len());
+    for (chunk, (name, kinds_want)) in chunks.iter().zip(want) {
+        let (m, fg) = run(chunk);
+        assert_eq!(m.symbol_name(m.functions()[0]), Some(*name));
+        assert_eq!(kinds(&fg), *kinds_want, "@{name}: {:?}", fg.matches);
+    }
+}

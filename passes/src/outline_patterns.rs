@@ -5,7 +5,7 @@
 //! exactly what its body did.
 
 use crate::Pass;
-use genie_ir::{Diagnostics, Module, Severity};
+use genie_ir::{Diagnostics, Module};
 
 pub struct OutlinePatterns;
 
@@ -19,11 +19,7 @@ impl Pass for OutlinePatterns {
     }
 
     fn run(&self, m: &mut Module) -> Result<(), Diagnostics> {
-        let rules = genie_patterns::default_rules().map_err(|e| {
-            let mut d = Diagnostics::new();
-            d.push(Severity::Error, &e.file, None, format!("{} (line {})", e.message, e.line));
-            d
-        })?;
+        let rules = genie_patterns::default_rules().map_err(|e| e.to_diagnostics())?;
         genie_patterns::outline::outline_module(m, rules);
         Ok(())
     }

@@ -4,7 +4,7 @@
 //! unchanged and later passes may ignore them.
 
 use crate::Pass;
-use genie_ir::{Diagnostics, Module, Severity};
+use genie_ir::{Diagnostics, Module};
 
 pub struct SemAnnotate;
 
@@ -18,11 +18,7 @@ impl Pass for SemAnnotate {
     }
 
     fn run(&self, m: &mut Module) -> Result<(), Diagnostics> {
-        let rules = genie_patterns::default_rules().map_err(|e| {
-            let mut d = Diagnostics::new();
-            d.push(Severity::Error, &e.file, None, format!("{} (line {})", e.message, e.line));
-            d
-        })?;
+        let rules = genie_patterns::default_rules().map_err(|e| e.to_diagnostics())?;
         let report = genie_patterns::analyze_module(m, rules);
         genie_patterns::annotate(m, &report);
         Ok(())

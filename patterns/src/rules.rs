@@ -69,6 +69,16 @@ impl fmt::Display for RuleError {
 
 impl std::error::Error for RuleError {}
 
+impl RuleError {
+    /// As IR diagnostics (`file:line:1: error: …`), for passes.
+    pub fn to_diagnostics(&self) -> genie_ir::Diagnostics {
+        let mut d = genie_ir::Diagnostics::new();
+        let pos = (self.line > 0).then_some(genie_ir::SrcPos { line: self.line, col: 1 });
+        d.push(genie_ir::Severity::Error, &self.file, pos, self.message.clone());
+        d
+    }
+}
+
 /// An argument of a condition.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CondArg {

@@ -2913,6 +2913,17 @@ irdl.dialect @sem {
     irdl.results(%2)
     irdl.attributes {"scale" = %3}
   }
+  // a recognised pattern (attention, mlp, …) whose ops live in the function `body`
+  irdl.operation @region {
+    %0 = irdl.any
+    %1 = irdl.any
+    %2 = irdl.base "#builtin.string"
+    %3 = irdl.base "#builtin.symbol_ref"
+    %4 = irdl.base "#builtin.type"
+    irdl.operands(variadic %0)
+    irdl.results(variadic %1)
+    irdl.attributes {"kind" = %2, "body" = %3, "function_type" = %4}
+  }
   // nn.TransformerEncoderLayer fast path (eval, no grad)
   irdl.operation @_transformer_encoder_layer_fwd {
     %0 = irdl.base "!builtin.tensor"

@@ -11,6 +11,8 @@ pub mod canonicalize;
 pub mod cse;
 pub mod infer_shapes;
 pub mod lower_to_exec;
+pub mod outline_patterns;
+pub mod sem_annotate;
 
 use genie_ir::{Diagnostics, Module};
 
@@ -28,7 +30,7 @@ pub trait Pass {
 
 /// Every pass, in the order `--list-passes` shows them.
 pub fn register_all_passes() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(lower_to_exec::LowerToExec)]
+    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(sem_annotate::SemAnnotate), Box::new(outline_patterns::OutlinePatterns), Box::new(lower_to_exec::LowerToExec)]
 }
 
 /// `(name, description)` of every registered pass.

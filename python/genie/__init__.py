@@ -23,6 +23,7 @@ from ._genie import IRError, Module, RemoteError, __version__, disassemble, impo
 
 __all__ = [
     "IRError",
+    "analyze",
     "Module",
     "RemoteError",
     "RemoteTensor",
@@ -41,6 +42,12 @@ __all__ = [
 
 def __getattr__(name):
     # genie.backend and genie.UnsupportedOpError import torch: load on use.
+    if name == "analyze":
+        from .analyze import analyze
+
+        # Importing the submodule bound `genie.analyze` to it; the function wins.
+        globals()["analyze"] = analyze
+        return analyze
     if name == "backend":
         from . import backend
 

@@ -11,6 +11,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
 mod remote;
+mod analysis;
 mod runtime;
 use runtime::{blas_provider, use_host_blas, Executable};
 
@@ -141,6 +142,7 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(import_fx, m)?)?;
     m.add_function(wrap_pyfunction!(disassemble, m)?)?;
+    m.add_function(wrap_pyfunction!(analysis::analyze_modules, m)?)?;
     m.add_function(wrap_pyfunction!(use_host_blas, m)?)?;
     m.add_function(wrap_pyfunction!(blas_provider, m)?)?;
     m.add_class::<remote::RemoteClient>()?;

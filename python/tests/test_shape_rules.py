@@ -20,7 +20,8 @@ between backends (`also_meta`: batch/layer/group norm statistics and
 `_embedding_bag`'s auxiliary results): there the rule must match the CPU
 kernel or the meta kernel, all results of one of them.
 
-`sem.constant`, `sem.none`, `sem.sym_size` and `sem.sym_numel` have no tensor
+`sem.constant`, `sem.none`, `sem.sym_size`, `sem.sym_numel` and `sem.region`
+(a recognised pattern, typed by its body function) have no tensor
 counterpart; `test_scalar_ops` checks them against hand-written types.
 """
 
@@ -43,7 +44,7 @@ i64, i32, i16, i8, u8, b1 = torch.int64, torch.int32, torch.int16, torch.int8, t
 
 DTYPES = {f32: "f32", f16: "f16", bf16: "bf16", f64: "f64", i64: "i64", i32: "i32", i16: "i16", i8: "i8", u8: "ui8", b1: "i1"}
 
-NO_TORCH_COUNTERPART = {"sem.constant", "sem.none", "sem.sym_size", "sem.sym_numel"}
+NO_TORCH_COUNTERPART = {"sem.constant", "sem.none", "sem.sym_size", "sem.sym_numel", "sem.region"}
 
 # ----- inputs -------------------------------------------------------------------
 
@@ -970,6 +971,12 @@ SCALAR_OPS = [
     ("sem.sym_size", "dim0", "%r = sem.sym_size %arg0 {dim = 0} : i64", "i64"),
     ("sem.sym_size", "neg_dim", "%r = sem.sym_size %arg0 {dim = -1} : i64", "i64"),
     ("sem.sym_numel", "numel", "%r = sem.sym_numel %arg0 : i64", "i64"),
+    (
+        "sem.region",
+        "body_type",
+        '%r = sem.region %arg0 {body = @b, function_type = (tensor<s0x3xf32>) -> tensor<s0x3xf32>, kind = "mlp"} : tensor<s0x3xf32>',
+        "tensor<s0x3xf32>",
+    ),
 ]
 
 
@@ -995,6 +1002,10 @@ def test_scalar_ops(op, text, want):
         pytest.param("%r = sem.sym_size %arg0 {dim = 2} : i64", id="sym_size_dim_out_of_range"),
         pytest.param("%r = sem.sym_size %arg0 {dim = -3} : i64", id="sym_size_neg_dim_out_of_range"),
         pytest.param("%r = sem.constant {value = 8} : f64", id="constant_wrong_type"),
+        pytest.param(
+            '%r = sem.region %arg0 {body = @b, function_type = (tensor<4x3xf32>) -> tensor<2xf32>, kind = "mlp"} : tensor<2xf32>',
+            id="region_operand_not_the_body_type",
+        ),
     ],
 )
 def test_scalar_ops_reject(text):

@@ -231,6 +231,24 @@ pub fn constant(ctx: &InferCtx) -> Res {
     })
 }
 
+/// A recognised pattern outlined into a function: its results are what the
+/// body function returns (`function_type`), and its operands must fit the
+/// body's arguments.
+pub fn region(ctx: &InferCtx) -> Res {
+    let Some((inputs, outputs)) = ctx.attrs.get("function_type").and_then(Attribute::as_function_type) else {
+        return Err("requires 'function_type', the type of its body function".into());
+    };
+    if inputs.len() != ctx.operands.len() {
+        return Err(format!("has {} operand(s), but its body takes {}", ctx.operands.len(), inputs.len()));
+    }
+    for (i, (have, want)) in ctx.operands.iter().zip(inputs).enumerate() {
+        if !want.compatible(have) {
+            return Err(format!("operand #{i} has type {have}, but its body takes {want}"));
+        }
+    }
+    Ok(outputs.to_vec())
+}
+
 pub fn none(_: &InferCtx) -> Res {
     one(Type::None)
 }

@@ -204,6 +204,9 @@ pub const SEMANTIC_ATTRS: &[AttrDef] = &[
     opt("sem.role", AttrKind::Enum(&["weight", "activation", "kv-state", "embedding-table", "input", "output"])),
     opt("sem.phase", AttrKind::Enum(&["prefill", "decode", "encode", "train-forward", "train-backward"])),
     opt("sem.modality", AttrKind::Enum(&["vision", "text", "audio", "tabular", "fusion"])),
+    // Kinds of the patterns rooted at this op (comma-separated), set by
+    // `genie-sem-annotate`.
+    opt("sem.pattern", AttrKind::String),
 ];
 
 /// Every registered op of every dialect.

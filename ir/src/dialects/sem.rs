@@ -321,6 +321,19 @@ pub static OPS: &[OpDef] = &[
     op("sem._softmax_backward_data", "gradient of softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], softmax_backward),
     op("sem._log_softmax_backward_data", "gradient of log-softmax", &[tensor("grad_output"), tensor("output")], &[tensor("grad_input")], &[req("dim", Int), opt("input_dtype", DType)], softmax_backward),
     op("sem.native_dropout_backward", "grad * mask * scale", &[tensor("grad_output"), tensor("mask")], &[tensor("grad_input")], &[req("scale", Float)], same_as_operand0),
+    // ----- recognised patterns ------------------------------------------------
+    // A pattern the pattern engine recognised (`kind`: attention, mlp, …),
+    // its ops outlined into the private function `body` (MLIR 19's IRDL cannot
+    // declare the terminator a nested region needs, so bodies are functions,
+    // as `exec` kernels are). Later passes may fuse it or inline it back.
+    op(
+        "sem.region",
+        "a recognised pattern (attention, mlp, …) whose ops live in the function `body`",
+        &[variadic(any("inputs"))],
+        &[variadic(any("results"))],
+        &[req("kind", String), req("body", SymbolRef), req("function_type", Type)],
+        region,
+    ),
     // ----- non-core ops from eager fast paths --------------------------------
     op(
         "sem._transformer_encoder_layer_fwd",

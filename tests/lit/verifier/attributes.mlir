@@ -99,7 +99,7 @@ func.func @bad_layer(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {
 
 // ...the set of semantic attributes is closed...
 func.func @unknown_semantic(%arg0: tensor<4x8xf32>) -> tensor<4x8xf32> {
-  // expected-error@+1 {{'sem.relu' op unknown semantic attribute 'sem.nope' (known: sem.module_path, sem.module_class, sem.source_fn, sem.layer, sem.role, sem.phase, sem.modality)}}
+  // expected-error@+1 {{'sem.relu' op unknown semantic attribute 'sem.nope' (known: sem.module_path, sem.module_class, sem.source_fn, sem.layer, sem.role, sem.phase, sem.modality, sem.pattern)}}
   %0 = sem.relu %arg0 {sem.nope = 1} : tensor<4x8xf32>
   return %0 : tensor<4x8xf32>
 }

@@ -116,7 +116,7 @@ pub fn classify(m: &Module, func: OpId, fg: &FunctionGraph) -> FunctionFacts {
     let name = m.symbol_name(func).unwrap_or("");
     let kinds = |k: &str| fg.matches.iter().filter(|x| x.kind == k).count();
     let attention = kinds("attention") + kinds("cross_attention");
-    let vision_patterns = kinds("conv_bn_act") + kinds("depthwise_separable_conv") + kinds("squeeze_excitation") + kinds("patch_embedding");
+    let vision_patterns = kinds("conv_bn_act") + kinds("depthwise_separable_conv") + kinds("squeeze_excitation") + kinds("patch_embedding") + kinds("token_pipeline");
     let kv_inputs: Vec<egg::Id> = fg.matches.iter().filter(|x| x.kind == "kv_cache_append" && x.rule.ends_with("append")).map(|x| x.inputs[0]).collect();
 
     // ----- input modality ------------------------------------------------------

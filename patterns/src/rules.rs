@@ -48,6 +48,7 @@ pub const KINDS: &[&str] = &[
     "depthwise_separable_conv",
     "squeeze_excitation",
     "patch_embedding",
+    "token_pipeline",
     "embedding",
     "embedding_bag",
     "pairwise_interaction",

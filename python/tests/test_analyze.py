@@ -56,6 +56,20 @@ def test_zoo_samples(name, workload):
     assert r.confidence >= 0.7
 
 
+def test_vision_transformers_have_token_pipelines():
+    """Patches → tokens → class token → position embeddings, in torchvision's
+    ViT and in CLIP's vision tower (different code, the same structure)."""
+    from torchvision.models.vision_transformer import VisionTransformer
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=2, hidden_dim=32, mlp_dim=64).eval()
+    clip = CLIPVisionModel(CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=1, num_attention_heads=2, image_size=32, patch_size=16)).eval()
+    for model in (vit, clip):
+        r = genie.analyze(model, torch.randn(2, 3, 32, 32))
+        assert r.patterns.get("token_pipeline") == 1 and r.patterns.get("patch_embedding") == 1, r.patterns
+        assert r.workload == "vision"
+
+
 def test_real_weights_are_not_touched():
     """A CPU model: analysed through fake copies; its weights and its outputs
     stay what they were."""

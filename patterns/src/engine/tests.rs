@@ -165,6 +165,7 @@ fn lit_snippets_match_their_pattern() {
         ("rmsnorm", &["rmsnorm"]),
         ("conv_block", &["conv_bn_act", "residual"]),
         ("patch_embedding", &["patch_embedding"]),
+        ("token_pipeline", &["patch_embedding", "token_pipeline"]),
         ("dlrm", &["embedding_bag", "pairwise_interaction"]),
         ("unknown", &[]),
     ];
@@ -176,4 +177,13 @@ fn lit_snippets_match_their_pattern() {
         assert_eq!(m.symbol_name(m.functions()[0]), Some(*name));
         assert_eq!(kinds(&fg), *kinds_want, "@{name}: {:?}", fg.matches);
     }
+}
+
+#[test]
+fn a_token_pipeline_needs_learned_tokens() {
+    // The same shape of graph, but the prepended "class token" is an input,
+    // not a weight: no token pipeline.
+    let text = |weights: &str| format!("func.func @f(%x: tensor<2x3x32x32xf32>, %w: tensor<16x3x16x16xf32>, %b: tensor<16xf32>, %cls: tensor<2x1x16xf32>, %pos: tensor<1x5x16xf32>) -> tensor<2x5x16xf32> attributes {{genie.weight_args = [{weights}]}} {{\n  %0 = sem.convolution %x, %w, %b {{dilation = [1, 1], groups = 1, padding = [0, 0], stride = [16, 16]}} : tensor<2x16x2x2xf32>\n  %1 = sem.view %0 {{size = [2, 16, 4]}} : tensor<2x16x4xf32>\n  %2 = sem.permute %1 {{dims = [0, 2, 1]}} : tensor<2x4x16xf32>\n  %3 = sem.cat %cls, %2 {{dim = 1}} : tensor<2x5x16xf32>\n  %4 = sem.add %3, %pos : tensor<2x5x16xf32>\n  return %4 : tensor<2x5x16xf32>\n}}\n");
+    assert!(kinds(&run(&text("1, 2, 3, 4")).1).contains(&"token_pipeline"));
+    assert!(!kinds(&run(&text("1, 2, 4")).1).contains(&"token_pipeline"));
 }

@@ -123,6 +123,24 @@ func.func @patch_embedding(%x: tensor<1x3x32x32xf32>, %w: tensor<16x3x8x8xf32>, 
 
 // -----
 
+// A ViT token pipeline: patches flattened to tokens, a class token
+// prepended, position embeddings added (the patch convolution inside is a
+// patch embedding of its own).
+// CHECK-LABEL: func.func @token_pipeline
+// CHECK: sem.convolution {{.*}}sem.pattern = "patch_embedding"
+// CHECK: sem.add {{.*}}sem.pattern = "token_pipeline"
+func.func @token_pipeline(%x: tensor<2x3x32x32xf32>, %w: tensor<16x3x16x16xf32>, %b: tensor<16xf32>, %cls: tensor<1x1x16xf32>, %pos: tensor<1x5x16xf32>) -> tensor<2x5x16xf32> attributes {genie.weight_args = [1, 2, 3, 4]} {
+  %0 = sem.convolution %x, %w, %b {dilation = [1, 1], groups = 1, padding = [0, 0], stride = [16, 16]} : tensor<2x16x2x2xf32>
+  %1 = sem.view %0 {size = [2, 16, 4]} : tensor<2x16x4xf32>
+  %2 = sem.permute %1 {dims = [0, 2, 1]} : tensor<2x4x16xf32>
+  %3 = sem.expand %cls {size = [2, -1, -1]} : tensor<2x1x16xf32>
+  %4 = sem.cat %3, %2 {dim = 1} : tensor<2x5x16xf32>
+  %5 = sem.add %4, %pos : tensor<2x5x16xf32>
+  return %5 : tensor<2x5x16xf32>
+}
+
+// -----
+
 // Embedding bags of categorical ids, dense features and a dot interaction:
 // recsys, with the table's role.
 // CHECK-LABEL: func.func @dlrm

@@ -743,10 +743,24 @@ impl AsyncWrite for FdStream {
     }
 }
 
+/// A fresh buffer for `bytes` of tensor data; large ones are backed by
+/// transparent huge pages where the kernel allows, so receiving into them
+/// takes one page fault per 2 MiB instead of per 4 KiB.
+fn receive_buffer(bytes: usize) -> Vec<u64> {
+    let mut words = Tensor::word_buffer(bytes);
+    #[cfg(target_os = "linux")]
+    if bytes >= 4 << 20 {
+        // SAFETY: advice on memory this Vec owns and nobody has touched yet;
+        // madvise changes no contents.
+        unsafe { libc::madvise(words.as_mut_ptr().cast(), words.len() * 8, libc::MADV_HUGEPAGE) };
+    }
+    words
+}
+
 /// Reads one payload tensor straight into its own buffer (no staging copy).
 async fn read_tensor<R: AsyncRead + Unpin>(rd: &mut R, t: TensorMeta) -> io::Result<Result<Tensor, String>> {
     let n = t.bytes().unwrap_or(0) as usize;
-    let mut words = Tensor::word_buffer(n);
+    let mut words = receive_buffer(n);
     read_exact(rd, genie_runtime::tensor::words_as_bytes(&mut words, n)).await?;
     Ok(Tensor::from_words(words, t.dtype, t.shape))
 }
@@ -787,7 +801,7 @@ const HASH_CHUNK: usize = 4 << 20;
 /// thread hashes what has arrived; returns the tensor and its content hash.
 async fn read_hashed<R: AsyncRead + Unpin>(rd: &mut R, meta: TensorMeta) -> io::Result<Result<(Tensor, Hash), String>> {
     let n = meta.bytes().unwrap_or(0) as usize;
-    let mut up = HashedUpload { words: Tensor::word_buffer(n), chunks: None, worker: None };
+    let mut up = HashedUpload { words: receive_buffer(n), chunks: None, worker: None };
     let base = SharedBase(up.words.as_mut_ptr().cast::<u8>());
     let worker_base = SharedBase(base.get());
     let prefix = tensor_hash_prefix(&meta);

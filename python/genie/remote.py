@@ -114,8 +114,8 @@ class Connection:
                 if self.client is not None:
                     self.client.ping()
             except RemoteError as e:
-                log.warning("genie: heartbeat to %s failed: %s", self.url, e)
-                if getattr(e, "code", None) is None:
+                log.info("genie: heartbeat to %s failed: %s", self.url, e)
+                if _session_gone(e):
                     self._retire()
             finally:
                 self.lock.release()
@@ -139,7 +139,7 @@ class Connection:
             try:
                 return fn(c)
             except RemoteError as e:
-                if getattr(e, "code", None) is not None:
+                if not _session_gone(e):
                     raise
                 self._retire()
                 lost = f"lost the Genie runtime at {self.url}: {e}"
@@ -198,6 +198,11 @@ class Connection:
         out.update(self.totals)
         out["last_call"] = dict(zip(("client_seconds", "network_seconds", "server_seconds"), self.last)) if self.last else {}
         return out
+
+
+def _session_gone(e: RemoteError) -> bool:
+    """A transport failure, or a server closing the session on shutdown."""
+    return getattr(e, "code", None) in (None, "server shutting down")
 
 
 def _error(message: str, code: Optional[str]) -> RemoteError:

@@ -204,7 +204,12 @@ impl Session {
                 store.put_plan(hash, bytes)?;
                 Ok((Msg::Ok, vec![]))
             }
-            Msg::PutTensor { .. } => Err((ErrorCode::Malformed, "put-tensor is handled while its payload arrives".into())),
+            Msg::PutTensor { hash, .. } => {
+                let t = payload.into_iter().next().expect("one payload tensor");
+                // The payload's reservation now belongs to the store.
+                self.state.store().put_tensor(hash, t, self.id)?;
+                Ok((Msg::Ok, vec![]))
+            }
             Msg::Load { plan, binds } => self.load(plan, binds),
             Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release),
             Msg::Fetch { handle } => {
@@ -222,12 +227,22 @@ impl Session {
     }
 
     fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>) -> Reply {
-        let (plan, bound_tensors) = {
+        let (plan, checked) = {
             let mut store = self.state.store();
             let plan = store.plan(&plan_hash)?;
-            let tensors = binds.iter().map(|(_, h)| store.tensor(h)).collect::<Result<Vec<_>, _>>()?;
+            let tensors = binds.iter().map(|(_, h)| store.tensor(h, self.id)).collect::<Result<Vec<_>, _>>()?;
             (plan, tensors)
         };
+        // Another session's uploads are checked against their hash before
+        // first use (outside the store's lock: hashing takes a while).
+        let mut bound_tensors = Vec::with_capacity(checked.len());
+        for ((_, h), (t, check)) in binds.iter().zip(checked) {
+            if check {
+                let matches = tokio::task::block_in_place(|| hash_parallel(&t) == *h);
+                self.state.store().settle(h, matches)?;
+            }
+            bound_tensors.push(t);
+        }
         let mut bound = vec![None; plan.inputs.len()];
         let mut constants = vec![];
         for ((slot, hash), t) in binds.iter().zip(bound_tensors) {
@@ -545,15 +560,9 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
                 state.store().release(h.payload_len);
                 Err((ErrorCode::Malformed, format!("{}: {e}", msg.name())))
             }
-            // The store keeps (or releases) the reservation of a shared tensor.
-            Ok(mut payload) if matches!(msg, Msg::PutTensor { .. }) => {
-                let Msg::PutTensor { hash, .. } = &msg else { unreachable!() };
-                let t = payload.pop().expect("one payload tensor");
-                let computed = hash_parallel(&t);
-                state.store().put_tensor(*hash, t, computed).map(|()| (Msg::Ok, vec![]))
-            }
             Ok(payload) => {
-                let keeps = matches!(msg, Msg::PutPlan { .. });
+                // Shared uploads keep their reservation (the store holds them).
+                let keeps = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
                 let r = session.handle(msg.clone(), payload);
                 if !keeps {
                     state.store().release(h.payload_len);
@@ -565,25 +574,6 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             m.upload_bytes.fetch_add(h.payload_len, Relaxed);
         }
         return reply_to(state, session, wr, h.request, matches!(msg, Msg::Run { .. }), reply).await;
-    }
-    if let Msg::PutTensor { hash, meta } = &msg {
-        // Hashed while it arrives, so verifying costs no extra pass.
-        let reply = match read_hashed(rd, meta.clone()).await.map_err(|e| Closed::Fatal(e.to_string()))? {
-            Ok((t, computed)) => state.store().put_tensor(*hash, t, computed).map(|()| Msg::Ok),
-            Err(e) => {
-                state.store().release(h.payload_len);
-                Err((ErrorCode::Malformed, format!("put-tensor: {e}")))
-            }
-        };
-        m.upload_bytes.fetch_add(h.payload_len, Relaxed);
-        match reply {
-            Ok(r) => {
-                let n = write_frame(wr, h.request, &r, &[]).await.map_err(|e| Closed::Fatal(e.to_string()))?;
-                m.bytes_sent.fetch_add(n, Relaxed);
-            }
-            Err((code, e)) => send_error(state, wr, h.request, code, e).await,
-        }
-        return Ok(());
     }
     let mut payload = Vec::with_capacity(metas.len());
     let mut bad = None;
@@ -763,78 +753,6 @@ async fn read_tensor<R: AsyncRead + Unpin>(rd: &mut R, t: TensorMeta) -> io::Res
     let mut words = receive_buffer(n);
     read_exact(rd, genie_runtime::tensor::words_as_bytes(&mut words, n)).await?;
     Ok(Tensor::from_words(words, t.dtype, t.shape))
-}
-
-/// A buffer being received and hashed at once: a worker thread hashes each
-/// chunk after the socket filled it. Dropping it (even mid-read, when the
-/// connection is torn down) waits for the worker before freeing the memory.
-struct HashedUpload {
-    words: Vec<u64>,
-    chunks: Option<std::sync::mpsc::Sender<(usize, usize)>>,
-    worker: Option<std::thread::JoinHandle<Hash>>,
-}
-
-impl Drop for HashedUpload {
-    fn drop(&mut self) {
-        self.chunks.take();
-        if let Some(w) = self.worker.take() {
-            let _ = w.join();
-        }
-    }
-}
-
-/// A raw pointer the hashing worker may hold (see `read_hashed`).
-struct SharedBase(*mut u8);
-// SAFETY: the worker only reads chunks the reader has finished writing and
-// handed over; the reader never touches them again.
-unsafe impl Send for SharedBase {}
-
-impl SharedBase {
-    fn get(&self) -> *mut u8 {
-        self.0
-    }
-}
-
-const HASH_CHUNK: usize = 4 << 20;
-
-/// Reads a shared tensor's data straight into its buffer while a worker
-/// thread hashes what has arrived; returns the tensor and its content hash.
-async fn read_hashed<R: AsyncRead + Unpin>(rd: &mut R, meta: TensorMeta) -> io::Result<Result<(Tensor, Hash), String>> {
-    let n = meta.bytes().unwrap_or(0) as usize;
-    let mut up = HashedUpload { words: receive_buffer(n), chunks: None, worker: None };
-    let base = SharedBase(up.words.as_mut_ptr().cast::<u8>());
-    let worker_base = SharedBase(base.get());
-    let prefix = tensor_hash_prefix(&meta);
-    let (tx, rx) = std::sync::mpsc::channel::<(usize, usize)>();
-    up.worker = Some(std::thread::spawn(move || {
-        let mut h = blake3::Hasher::new();
-        h.update(&prefix);
-        for (off, len) in rx {
-            // SAFETY: [off, off + len) lies inside the buffer, was fully
-            // written before it was sent, and is not written again; the
-            // buffer outlives this thread (HashedUpload joins it first).
-            h.update(unsafe { std::slice::from_raw_parts(worker_base.get().add(off), len) });
-        }
-        *h.finalize().as_bytes()
-    }));
-    up.chunks = Some(tx);
-    let mut off = 0;
-    while off < n {
-        let len = (n - off).min(HASH_CHUNK);
-        // SAFETY: in bounds, and no other reference to this range exists:
-        // the worker only sees ranges already sent.
-        let chunk = unsafe { std::slice::from_raw_parts_mut(base.get().add(off), len) };
-        read_exact(rd, chunk).await?;
-        if let Some(tx) = &up.chunks {
-            let _ = tx.send((off, len));
-        }
-        off += len;
-    }
-    up.chunks.take();
-    let worker = up.worker.take().expect("the worker was started");
-    let hash = tokio::task::block_in_place(|| worker.join()).map_err(|_| io::Error::other("the hashing thread failed"))?;
-    let words = std::mem::take(&mut up.words);
-    Ok(Tensor::from_words(words, meta.dtype, meta.shape).map(|t| (t, hash)))
 }
 
 async fn metrics_loop(l: TcpListener, state: Arc<State>) {

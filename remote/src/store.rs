@@ -19,6 +19,8 @@ struct Shared {
     tensor: Tensor,
     bytes: u64,
     last_use: u64,
+    /// The session that uploaded it, until its content hash is checked.
+    unverified_from: Option<u64>,
 }
 
 pub struct Store {
@@ -109,34 +111,48 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a shared tensor whose bytes were already reserved, given the
-    /// hash of what arrived (`computed`; see `tensor_hash`): a client cannot
-    /// plant data under another model's hash.
-    pub fn put_tensor(&mut self, hash: Hash, t: Tensor, computed: Hash) -> Result<(), Refusal> {
+    /// Stores a shared tensor whose bytes were already reserved, uploaded by
+    /// session `uploader`. Its hash is checked before any *other* session
+    /// uses it (see [`Store::tensor`] and [`Store::settle`]), not on the
+    /// upload path: a client that lies about its own data only hurts itself.
+    pub fn put_tensor(&mut self, hash: Hash, t: Tensor, uploader: u64) -> Result<(), Refusal> {
         let bytes = tensor_bytes(&t);
-        if computed != hash {
-            self.release(bytes);
-            return Err((ErrorCode::Malformed, format!("tensor data does not hash to {}", hex(&hash))));
-        }
         if self.tensors.contains_key(&hash) {
             self.release(bytes);
             return Ok(());
         }
         self.tick += 1;
-        self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick });
+        self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick, unverified_from: Some(uploader) });
         Ok(())
+    }
+
+    /// The outcome of checking the hash of a tensor [`Store::tensor`] said
+    /// needs it: a match marks it verified; a mismatch drops it.
+    pub fn settle(&mut self, h: &Hash, matches: bool) -> Result<(), Refusal> {
+        if matches {
+            if let Some(s) = self.tensors.get_mut(h) {
+                s.unverified_from = None;
+            }
+            return Ok(());
+        }
+        if let Some(s) = self.tensors.remove(h) {
+            self.used = self.used.saturating_sub(s.bytes);
+        }
+        Err((ErrorCode::Malformed, format!("shared tensor {} was uploaded with data that does not hash to its name; dropped it (upload it again)", hex(h))))
     }
 
     pub fn plan(&self, h: &Hash) -> Result<Arc<Plan>, Refusal> {
         self.plans.get(h).cloned().ok_or_else(|| (ErrorCode::Missing, format!("plan {} was not uploaded (or the server restarted)", hex(h))))
     }
 
-    pub fn tensor(&mut self, h: &Hash) -> Result<Tensor, Refusal> {
+    /// A shared tensor for `session`, and whether its hash must be checked
+    /// first (someone else uploaded it and nobody has checked it yet).
+    pub fn tensor(&mut self, h: &Hash, session: u64) -> Result<(Tensor, bool), Refusal> {
         self.tick += 1;
         let tick = self.tick;
         let s = self.tensors.get_mut(h).ok_or_else(|| (ErrorCode::Missing, format!("shared tensor {} was not uploaded (or was evicted)", hex(h))))?;
         s.last_use = tick;
-        Ok(s.tensor.clone())
+        Ok((s.tensor.clone(), s.unverified_from.is_some_and(|u| u != session)))
     }
 
     pub fn exec(&mut self, key: &Hash) -> Option<Arc<Executable>> {
@@ -161,11 +177,11 @@ mod tests {
         let b = Tensor::from_vec(vec![10], vec![2f32; 10]).unwrap();
         let (ha, hb) = (tensor_hash(&a), tensor_hash(&b));
         s.reserve(40, "a").unwrap();
-        s.put_tensor(ha, a, ha).unwrap();
+        s.put_tensor(ha, a, 1).unwrap();
         s.reserve(40, "b").unwrap();
-        s.put_tensor(hb, b, hb).unwrap();
+        s.put_tensor(hb, b, 1).unwrap();
         // `a` is bound somewhere (held outside the store): only `b` can go.
-        let held = s.tensor(&ha).unwrap();
+        let (held, _) = s.tensor(&ha, 1).unwrap();
         s.reserve(50, "c").unwrap();
         assert!(s.has(&ha) && !s.has(&hb));
         assert_eq!(s.evictions, 1);
@@ -177,13 +193,26 @@ mod tests {
     }
 
     #[test]
-    fn wrong_hash_is_refused() {
+    fn wrong_hashes_are_caught_before_another_session_uses_them() {
         let mut s = Store::new(1000);
         let a = Tensor::from_vec(vec![2], vec![1i64, 2]).unwrap();
-        s.reserve(16, "a").unwrap();
         let ha = tensor_hash(&a);
-        assert!(s.put_tensor([0; 32], a, ha).is_err());
+        s.reserve(16, "a").unwrap();
+        s.put_tensor([0; 32], a.clone(), 7).unwrap();
+        // The uploader may use its own data unchecked; anyone else checks.
+        assert!(!s.tensor(&[0; 32], 7).unwrap().1);
+        assert!(s.tensor(&[0; 32], 8).unwrap().1);
+        let (code, msg) = s.settle(&[0; 32], tensor_hash(&a) == [0; 32]).unwrap_err();
+        assert_eq!(code, ErrorCode::Malformed);
+        assert!(msg.contains("does not hash"), "{msg}");
+        assert!(!s.has(&[0; 32]));
         assert_eq!(s.used(), 0);
+        // A correct one is checked once.
+        s.reserve(16, "a").unwrap();
+        s.put_tensor(ha, a, 7).unwrap();
+        assert!(s.tensor(&ha, 8).unwrap().1);
+        s.settle(&ha, true).unwrap();
+        assert!(!s.tensor(&ha, 9).unwrap().1);
         assert!(s.put_plan([0; 32], b"not a plan").unwrap_err().1.contains("do not hash"));
         let h = hash_bytes(&[b"not a plan"]);
         assert_eq!(s.put_plan(h, b"not a plan").unwrap_err().0, ErrorCode::BadPlan);

@@ -306,10 +306,18 @@ fn bad_plans_arguments_and_hashes() {
     let junk = b"GENIEPLN but not really a plan".to_vec();
     let e = c.put_plan(hash_bytes(&[&junk]), &junk).unwrap_err();
     assert_eq!(e.code, Some(ErrorCode::BadPlan), "{e}");
-    // Data that does not match its hash.
+    // Data that does not match its hash: the uploader may use it (it only
+    // hurts itself), anyone else's load checks it and it is dropped.
     let w = eye();
-    let e = c.put_tensor([7; 32], &w).unwrap_err();
+    let plan = matmul_plan();
+    let ph = hash_bytes(&[&plan]);
+    c.put_plan(ph, &plan).unwrap();
+    c.put_tensor([7; 32], &w).unwrap();
+    c.load(ph, vec![(Slot::Input(1), [7; 32])]).unwrap();
+    let mut other = connect(&s);
+    let e = other.load(ph, vec![(Slot::Input(1), [7; 32])]).unwrap_err();
     assert!(e.message.contains("does not hash"), "{e}");
+    assert_eq!(other.has(vec![[7; 32]]).unwrap(), vec![false]);
     // Loading what was never uploaded.
     let e = c.load([1; 32], vec![]).unwrap_err();
     assert_eq!(e.code, Some(ErrorCode::Missing));
@@ -424,12 +432,18 @@ fn unix_socket_transport() {
         let (_, data, _) = c.run(exec, vec![arg(&big)], std::slice::from_ref(&big), vec![true], vec![]).unwrap();
         assert_eq!(c.stats.shm_bytes, 320_000);
         assert_eq!(data[0].to_vec::<f32>().unwrap()[79_999], 79_999.0 * 2.0);
-        let w = Tensor::from_vec(vec![512, 512], (0..512 * 512).map(|i| (i % 7) as f32).collect()).unwrap();
-        let h = tensor_hash(&w);
-        c.put_tensor(h, &w).unwrap();
+        let big_w = Tensor::from_vec(vec![512, 512], (0..512 * 512).map(|i| (i % 7) as f32).collect()).unwrap();
+        let h = tensor_hash(&big_w);
+        c.put_tensor(h, &big_w).unwrap();
         assert_eq!(c.has(vec![h]).unwrap(), vec![true]);
-        // Data that does not hash to its name is refused here too.
-        let e = c.put_tensor([3; 32], &w).unwrap_err();
+        // Another session binding a weight uploaded through shared memory
+        // checks its hash first: a correct one works, a wrong one is dropped.
+        let plan = matmul_plan();
+        let ph = hash_bytes(&[&plan]);
+        c.put_tensor([3; 32], &big_w).unwrap();
+        let mut other = Client::connect(&url, b"", T).unwrap();
+        other.put_plan(ph, &plan).unwrap();
+        let e = other.load(ph, vec![(Slot::Input(1), [3; 32])]).unwrap_err();
         assert!(e.message.contains("does not hash"), "{e}");
         c.ping().unwrap();
     }

@@ -3,7 +3,7 @@
 #   make setup   install what is missing (Debian packages, .venv from the lock file),
 #                build the workspace and the Python extension; cheap to rerun
 #   make test    cargo tests, lit tests, pytest (runs setup first on a fresh clone)
-#   make demo    GPT-2 greedy generation on Genie's runtime, tokens checked against eager
+#   make demo    GPT-2 greedy generation on a local genie-runtime server, checked against eager
 #   make demo-ir genie-opt over examples/gpt2_block.mlir, phase by phase
 #   make bench   criterion micro-benchmarks, the same-run comparison with mlir-opt-19,
 #                and Genie's compile time for a GPT-2 small graph

@@ -129,6 +129,7 @@ bench: rust-check venv server-release
 	$(VENV)/bin/python benches/compile_time.py
 	$(VENV)/bin/python benches/runtime_latency.py
 	$(VENV)/bin/python benches/remote_runtime.py
+	cargo run --release $(JOBS) -p genie-benches --example upload_probe
 	$(VENV)/bin/python benches/analysis_zoo.py --timing
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.

@@ -211,18 +211,22 @@ def _error(message: str, code: Optional[str]) -> RemoteError:
     return e
 
 
-_CONNECTIONS: Dict[str, Connection] = {}
+_CONNECTIONS: Dict[tuple, Connection] = {}
 _CONNECTIONS_LOCK = threading.Lock()
 
 
 def connection(options: Dict[str, Any]) -> Connection:
+    """The process's connection for these options: one per server address
+    and credentials (graphs compiled against the same server share it)."""
     url = remote_url(options)
+    token = _token(options)
+    tls_ca = options.get("tls_ca") or os.environ.get("GENIE_REMOTE_TLS_CA")
+    timeout = float(options.get("timeout", os.environ.get("GENIE_REMOTE_TIMEOUT", 60)))
+    key = (url, token, tls_ca, timeout)
     with _CONNECTIONS_LOCK:
-        if url not in _CONNECTIONS:
-            timeout = float(options.get("timeout", os.environ.get("GENIE_REMOTE_TIMEOUT", 60)))
-            tls_ca = options.get("tls_ca") or os.environ.get("GENIE_REMOTE_TLS_CA")
-            _CONNECTIONS[url] = Connection(url, _token(options), timeout, tls_ca)
-        return _CONNECTIONS[url]
+        if key not in _CONNECTIONS:
+            _CONNECTIONS[key] = Connection(url, token, timeout, tls_ca)
+        return _CONNECTIONS[key]
 
 
 def stats() -> Dict[str, Any]:

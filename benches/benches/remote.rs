@@ -9,31 +9,10 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use genie_ir::parse_module;
 use genie_remote::client::Client;
 use genie_remote::protocol::{hash_bytes, Arg, TensorMeta};
-use genie_remote::server::{serve, Config};
 use genie_runtime::Tensor;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
-
-fn start_server() -> String {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-        let (_keep, shutdown) = tokio::sync::watch::channel(false);
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            memory_limit: 1 << 30,
-            token: None,
-            metrics: None,
-            idle_timeout: Duration::from_secs(600),
-            max_payload: 1 << 30,
-            ready: Some(tx),
-            tls: None,
-        };
-        rt.block_on(serve(config, shutdown)).unwrap();
-    });
-    rx.recv().unwrap()
-}
 
 fn start_echo() -> String {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -56,7 +35,7 @@ fn start_echo() -> String {
 }
 
 fn tiny_call(c: &mut Criterion) {
-    let addr = start_server();
+    let addr = genie_benches::start_remote_server(1, 1 << 30);
     let mut client = Client::connect(&addr, b"", Duration::from_secs(10)).unwrap();
     let m = parse_module("func.func @f(%x: tensor<16xf32>) -> tensor<16xf32> {\n  %0 = sem.neg %x : tensor<16xf32>\n  return %0 : tensor<16xf32>\n}\n", "tiny.mlir").unwrap();
     let plan = genie_codegen::encode(&genie_codegen::compile_module(&m).unwrap()[0]);

@@ -5,7 +5,6 @@
 //! `cargo run --release -p genie-benches --example upload_probe [MiB]`.
 use genie_remote::client::Client;
 use genie_remote::protocol::tensor_hash;
-use genie_remote::server::{serve, Config};
 use genie_runtime::Tensor;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -26,23 +25,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn main() {
     let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let bytes = mib << 20;
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let (_keep, shutdown) = tokio::sync::watch::channel(false);
-        let config = Config {
-            listen: "127.0.0.1:0".into(),
-            memory_limit: 16 << 30,
-            token: None,
-            metrics: None,
-            idle_timeout: Duration::from_secs(600),
-            max_payload: 16 << 30,
-            ready: Some(tx),
-            tls: None,
-        };
-        rt.block_on(serve(config, shutdown)).unwrap();
-    });
-    let mut client = Client::connect(&rx.recv().unwrap(), b"", Duration::from_secs(60)).unwrap();
+    let mut client = Client::connect(&genie_benches::start_remote_server(2, 16 << 30), b"", Duration::from_secs(60)).unwrap();
 
     let sink = TcpListener::bind("127.0.0.1:0").unwrap();
     let sink_addr = sink.local_addr().unwrap();

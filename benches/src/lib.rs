@@ -5,6 +5,28 @@
 //! module holds the requested number of ops: the 20,000-op module the IR
 //! goals are stated for.
 
+/// Starts `genie-runtime serve` in this process on its own threads
+/// (listening on 127.0.0.1, any port) and returns its address.
+pub fn start_remote_server(worker_threads: usize, memory_limit: u64) -> String {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(worker_threads).enable_all().build().expect("tokio runtime");
+        let (_keep, shutdown) = tokio::sync::watch::channel(false);
+        let config = genie_remote::server::Config {
+            listen: "127.0.0.1:0".into(),
+            memory_limit,
+            token: None,
+            metrics: None,
+            idle_timeout: std::time::Duration::from_secs(600),
+            max_payload: memory_limit,
+            ready: Some(tx),
+            tls: None,
+        };
+        rt.block_on(genie_remote::server::serve(config, shutdown)).expect("genie-runtime serve");
+    });
+    rx.recv().expect("the server reports its address")
+}
+
 const BLOCK: &str = include_str!("../../examples/gpt2_block.mlir");
 
 /// Custom-form text of a GPT-2-like module with at least `min_ops` ops.

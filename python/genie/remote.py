@@ -413,10 +413,7 @@ class RemoteTensor(torch.Tensor):
                 if isinstance(x, RemoteTensor):
                     x._genie.local = True
         with DisableTorchFunctionSubclass():
-            out = func(*local_args, **local_kwargs)
-        if name == "__repr__" and isinstance(out, str):
-            return out.replace("tensor(", "RemoteTensor(", 1)
-        return out
+            return func(*local_args, **local_kwargs)
 
     def __repr__(self, *, tensor_contents=None):
         return repr(materialize(self)).replace("tensor(", "RemoteTensor(", 1)

@@ -113,14 +113,6 @@ impl Mapping {
         self.ptr
     }
 
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
     pub fn bytes(&self, at: usize, n: usize) -> &[u8] {
         assert!(at + n <= self.len, "a read past the mapping");
         if n == 0 {

@@ -17,7 +17,9 @@ Options (``torch.compile(..., options={...})``):
   ``"token_file"`` (or ``$GENIE_REMOTE_TOKEN`` / ``$GENIE_REMOTE_TOKEN_FILE``)
   authenticate; ``"tls_ca"`` (or ``$GENIE_REMOTE_TLS_CA``) is the PEM
   certificate to trust for ``tls://host:port``; ``"timeout"`` bounds a
-  silent server (seconds, default 60).
+  silent server (seconds, default 60). ``"remote_mode": "stateless"`` is a
+  baseline for benchmarks, not for use: every graph input is shipped and
+  every output returned on each call (weights stay on the server).
 
 With Hugging Face ``generate()``, compile in place
 (``model.compile(backend="genie", ...)``): ``torch.compile(model).generate()``
@@ -33,7 +35,7 @@ def genie(gm, example_inputs, options=None):
     from .remote import remote_url
 
     opts = dict(options or {})
-    known = {"fallback", "remote", "token", "token_file", "timeout", "tls_ca"}
+    known = {"fallback", "remote", "token", "token_file", "timeout", "tls_ca", "remote_mode"}
     unknown = set(opts) - known
     if unknown:
         raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: {', '.join(sorted(known))})")

@@ -69,8 +69,15 @@ class Connection:
     session; the next call opens a new one (a new *epoch*) and uploads
     again whatever the server lacks."""
 
-    def __init__(self, url: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None):
+    def __init__(self, url: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None, mode: str = "resident"):
         self.url, self.token, self.timeout, self.tls_ca = url, token, timeout, tls_ca
+        # "resident" is Genie. The other two are the baselines the network
+        # benchmark compares against, on the same server and kernels:
+        # "stateless" ships every graph input and returns every output;
+        # "op_by_op" runs each recorded eager op as its own request.
+        if mode not in MODES:
+            raise ValueError(f"genie: unknown remote_mode {mode!r} (known: {', '.join(MODES)})")
+        self.mode = mode
         self.client: Optional[RemoteClient] = None
         self.epoch = 0
         self.lock = threading.RLock()
@@ -211,6 +218,8 @@ def _error(message: str, code: Optional[str]) -> RemoteError:
     return e
 
 
+MODES = ("resident", "stateless", "op_by_op")
+
 _CONNECTIONS: Dict[tuple, Connection] = {}
 _CONNECTIONS_LOCK = threading.Lock()
 
@@ -222,10 +231,11 @@ def connection(options: Dict[str, Any]) -> Connection:
     token = _token(options)
     tls_ca = options.get("tls_ca") or os.environ.get("GENIE_REMOTE_TLS_CA")
     timeout = float(options.get("timeout", os.environ.get("GENIE_REMOTE_TIMEOUT", 60)))
-    key = (url, token, tls_ca, timeout)
+    mode = options.get("remote_mode", "resident")
+    key = (url, token, tls_ca, timeout, mode)
     with _CONNECTIONS_LOCK:
         if key not in _CONNECTIONS:
-            _CONNECTIONS[key] = Connection(url, token, timeout, tls_ca)
+            _CONNECTIONS[key] = Connection(url, token, timeout, tls_ca, mode)
         return _CONNECTIONS[key]
 
 
@@ -400,6 +410,13 @@ class RemoteTensor(torch.Tensor):
             return True
         if name == "as_subclass":
             return args[0]
+        if kwargs.get("inplace") is True and args and isinstance(args[0], RemoteTensor):
+            # ``F.relu(x, inplace=True)`` and friends: recorded out of
+            # place, then ``x`` names the result, as it would in place.
+            out = _record(func, name, args, {**kwargs, "inplace": False})
+            if isinstance(out, RemoteTensor) and out._genie.shape == args[0]._genie.shape and out._genie.dtype == args[0]._genie.dtype:
+                args[0]._genie = out._genie
+                return args[0]
         if name not in _MATERIALIZE and not (name.endswith("_") and not name.endswith("__")) and name != "__setitem__":
             lazy = _record(func, name, args, kwargs)
             if lazy is not NotImplemented:
@@ -429,7 +446,8 @@ def _record(func, name: str, args, kwargs):
     leaves = _leaves((args, kwargs), [])
     remotes = [x for x in leaves if isinstance(x, RemoteTensor)]
     local = [x for x in leaves if isinstance(x, torch.Tensor) and not isinstance(x, RemoteTensor)]
-    if local:
+    op_by_op = remotes[0]._genie.conn.mode == "op_by_op"
+    if local and not op_by_op:
         # Ship small local operands with the recorded op when that moves
         # fewer bytes than fetching the remote ones.
         local_bytes = sum(x.numel() * x.element_size() for x in local)
@@ -468,9 +486,16 @@ def _record(func, name: str, args, kwargs):
         args, kwargs = _tree_map(lambda x: x.detach().clone() if _is_local(x) else x, (args, kwargs))
     op = (func, args, kwargs)
     if metas[0] == "many":
-        return tuple(RemoteTensor._make(_Ref(conn, epoch, s, d, op=(op, i))) for s, d, i in metas[1])
-    _, shape, dtype = metas
-    return RemoteTensor._make(_Ref(conn, epoch, shape, dtype, op=(op, None)))
+        outs = tuple(RemoteTensor._make(_Ref(conn, epoch, s, d, op=(op, i))) for s, d, i in metas[1])
+    else:
+        _, shape, dtype = metas
+        outs = (RemoteTensor._make(_Ref(conn, epoch, shape, dtype, op=(op, None))),)
+    if op_by_op:
+        # The op-by-op baseline: one synchronous request per op, the
+        # result kept on the server.
+        for t in outs:
+            handle_of(t, conn)
+    return outs if metas[0] == "many" else outs[0]
 
 
 def _materialize_arg(x):
@@ -635,10 +660,22 @@ def _replay(order: List[_Ref], leaves: List[Any], target: _Ref, inputs: Sequence
     return env[id(target)]
 
 
+def _recorded_decompositions():
+    """Core ATen decompositions, plus what eager dispatch reaches for ops on
+    weights without gradients (aot_autograd's graphs do not meet these)."""
+    from torch._decomp import core_aten_decompositions, get_decompositions
+
+    aten = torch.ops.aten
+    table = dict(core_aten_decompositions())
+    table.update(get_decompositions([aten.native_batch_norm]))
+    # The same op, minus the bookkeeping only backward needs.
+    table[aten._embedding_bag_forward_only.default] = aten._embedding_bag.default
+    return table
+
+
 def _compile_recorded(order, leaves, target):
     """Traces the recorded ops to an ATen graph and compiles it like any
     captured graph; ``"local"`` when Genie cannot."""
-    from torch._decomp import core_aten_decompositions
     from torch.fx.experimental.proxy_tensor import make_fx
 
     from .fx_export import export_graph
@@ -646,7 +683,7 @@ def _compile_recorded(order, leaves, target):
 
     examples = [torch.empty(tuple(x.shape), dtype=x.dtype) for x in leaves]
     try:
-        gm = make_fx(lambda *xs: _replay(order, leaves, target, xs), decomposition_table=core_aten_decompositions(), tracing_mode="fake")(*examples)
+        gm = make_fx(lambda *xs: _replay(order, leaves, target, xs), decomposition_table=_recorded_decompositions(), tracing_mode="fake")(*examples)
         sem = parse(import_fx(export_graph(gm, "recorded")).print())
         sem.run_passes(SEM_PIPELINE)
         if sem.unsupported_ops():
@@ -656,6 +693,30 @@ def _compile_recorded(order, leaves, target):
         log.info("genie: recorded eager ops run locally: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
         return "local"
     return {"plan": plan, "hash": plan_hash(plan)}
+
+
+def pin(t: torch.Tensor, options: Dict[str, Any]) -> "RemoteTensor":
+    """``t`` uploaded to the server of ``options`` (by content hash: once
+    per server) and named in this session, as a remote tensor that graphs
+    and recorded ops take by handle. The op-by-op baseline keeps a model's
+    weights on the server this way."""
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    from .fx_export import export_graph
+    from .graph_capture import SEM_PIPELINE
+
+    conn = connection(options)
+    key = ("pin", tuple(t.shape), t.dtype)
+    entry = conn.lazy_plans.get(key)
+    if entry is None:
+        gm = make_fx(lambda w: w.clone(), tracing_mode="fake")(torch.empty(tuple(t.shape), dtype=t.dtype))
+        sem = parse(import_fx(export_graph(gm, "pin", [0])).print())
+        sem.run_passes(SEM_PIPELINE)
+        (plan,) = sem.to_plans()
+        entry = conn.lazy_plans[key] = RemotePlan(conn, plan, [0], dict, 1)
+    entry.epoch = None  # bind this tensor: a new one may reuse a freed one's id
+    (out,) = entry(t.detach())
+    return out
 
 
 # ----- compiled graphs on the server --------------------------------------------------------
@@ -680,7 +741,9 @@ class RemotePlan:
         self.read_outputs: set = set()
 
     def _bound_ids(self, args) -> List[Tuple[int, int]]:
-        return [(id(args[i]), args[i]._version) for i in self.weights]
+        # Identity, storage and version: a new weight may reuse a freed one's id.
+        with DisableTorchFunctionSubclass():
+            return [(id(args[i]), args[i].data_ptr(), args[i]._version) for i in self.weights]
 
     def _load(self, c: RemoteClient, args) -> None:
         binds: List[Tuple[Any, bytes]] = []
@@ -720,7 +783,9 @@ class RemotePlan:
                     wire.append(int(a))
                 else:
                     wire.append(a)
-            ret = [i in self.read_outputs for i in range(self.num_outputs)]
+            # The stateless baseline returns every output, so every input
+            # (a KV cache too) travels on the next call.
+            ret = [conn.mode == "stateless" or i in self.read_outputs for i in range(self.num_outputs)]
             outs = c.run(self.exec, wire, ret, conn.take_releases())
             conn.record_call(time.perf_counter() - start, *c.last_timing())
             epoch = conn.epoch

@@ -1,0 +1,166 @@
+//! `genie-netem`: a user-space link emulator for the network benchmark suite.
+//!
+//! This kernel is built without `sch_netem`, so `tc` can limit rate but
+//! cannot add delay. `genie-netem` joins two network namespaces with a pair of
+//! TUN devices and forwards every IP packet between them itself, holding each
+//! one for the configured one-way delay plus its serialization time at the
+//! configured rate (netem's model: a FIFO link that is busy while it sends).
+//!
+//! ```text
+//! genie-netem --a gn-cli:gn-t0 --b gn-srv:gn-t1 --delay-us 10 --rate-gbit 25
+//! ```
+//!
+//! It creates the devices (`NS:DEVICE`, in `/var/run/netns/NS`), prints
+//! `ready` and forwards until killed; the devices vanish with the process.
+//! The caller gives them addresses (`ip -n NS addr add ... peer ...`).
+//! Needs root (CAP_NET_ADMIN).
+
+use std::collections::VecDeque;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `_IOW('T', 202, int)` from linux/if_tun.h (the libc crate lacks it).
+const TUNSETIFF: libc::c_ulong = 0x4004_54ca;
+/// Largest IP packet a TUN device hands over (its MTU is set below this).
+const MAX_PACKET: usize = 65_536;
+
+struct Link {
+    delay: Duration,
+    /// Bits per second; 0 means unlimited.
+    rate_bps: u64,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("genie-netem: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> Result<(), String> {
+    let (mut a, mut b, mut delay_us, mut rate_gbit) = (None, None, 0.0f64, 0.0f64);
+    let mut args = std::env::args().skip(1);
+    while let Some(flag) = args.next() {
+        let mut value = || args.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--a" => a = Some(value()?),
+            "--b" => b = Some(value()?),
+            "--delay-us" => delay_us = value()?.parse().map_err(|e| format!("--delay-us: {e}"))?,
+            "--rate-gbit" => rate_gbit = value()?.parse().map_err(|e| format!("--rate-gbit: {e}"))?,
+            "-h" | "--help" => {
+                println!("usage: genie-netem --a NS:DEV --b NS:DEV [--delay-us US] [--rate-gbit GBIT]");
+                return Ok(());
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    let (a, b) = (a.ok_or("--a NS:DEV is required")?, b.ok_or("--b NS:DEV is required")?);
+    if !(delay_us >= 0.0 && rate_gbit >= 0.0) {
+        return Err("--delay-us and --rate-gbit must be non-negative".into());
+    }
+    let link = Arc::new(Link { delay: Duration::from_nanos((delay_us * 1e3) as u64), rate_bps: (rate_gbit * 1e9) as u64 });
+    let tun_a = Arc::new(open_tun(&a)?);
+    let tun_b = Arc::new(open_tun(&b)?);
+    println!("ready");
+    let forward = |from: &Arc<File>, to: &Arc<File>| {
+        let (from, to, link) = (from.clone(), to.clone(), link.clone());
+        std::thread::spawn(move || forward_loop(&from, &to, &link))
+    };
+    let ab = forward(&tun_a, &tun_b);
+    let ba = forward(&tun_b, &tun_a);
+    for t in [ab, ba] {
+        t.join().map_err(|_| "a forwarding thread panicked".to_string())??;
+    }
+    Ok(())
+}
+
+/// Below this wait, spinning beats a timer wake-up (tens of µs on a VM).
+const SPIN: Duration = Duration::from_micros(15);
+
+/// One direction of the link: stamps each packet with the time it leaves
+/// the far end (after the link is free, its serialization time, and the
+/// delay) and delivers it then, in order. One thread waits on both the
+/// arrivals and the next departure, so a packet costs no thread hand-off.
+fn forward_loop(from: &File, to: &File, link: &Link) -> Result<(), String> {
+    // Sleep to the microsecond, not the default 50 µs timer slack.
+    unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong) };
+    let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let mut link_free = Instant::now();
+    loop {
+        let now = Instant::now();
+        while queue.front().is_some_and(|(due, _)| *due <= now) {
+            let (_, packet) = queue.pop_front().expect("front exists");
+            // A full or down device drops the packet, as a real link would.
+            let _ = (&*to).write(&packet);
+            spare.push(packet);
+        }
+        let wait = queue.front().map(|(due, _)| due.saturating_duration_since(Instant::now()));
+        let timeout_ms = match wait {
+            None => -1,
+            Some(w) if w <= SPIN => 0,
+            Some(w) => (w - SPIN).as_micros().div_ceil(1000).max(1) as i32,
+        };
+        let mut fd = libc::pollfd { fd: from.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ready = if wait.is_some_and(|w| w > SPIN) {
+            // ppoll takes a timespec: microsecond wake-ups, not poll's milliseconds.
+            let w = wait.expect("checked") - SPIN;
+            let ts = libc::timespec { tv_sec: w.as_secs() as libc::time_t, tv_nsec: w.subsec_nanos() as libc::c_long };
+            unsafe { libc::ppoll(&mut fd, 1, &ts, std::ptr::null()) }
+        } else {
+            unsafe { libc::poll(&mut fd, 1, timeout_ms) }
+        };
+        if ready < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(format!("waiting for packets: {e}"));
+        }
+        if fd.revents & libc::POLLIN == 0 {
+            continue;
+        }
+        let mut packet = spare.pop().unwrap_or_default();
+        packet.resize(MAX_PACKET, 0);
+        let n = (&*from).read(&mut packet).map_err(|e| format!("reading a packet: {e}"))?;
+        packet.truncate(n);
+        let arrived = Instant::now();
+        let serialize = if link.rate_bps == 0 { Duration::ZERO } else { Duration::from_nanos(n as u64 * 8 * 1_000_000_000 / link.rate_bps) };
+        link_free = link_free.max(arrived) + serialize;
+        queue.push_back((link_free + link.delay, packet));
+    }
+}
+
+/// Creates TUN device `DEV` inside network namespace `NS` ("NS:DEV").
+fn open_tun(spec: &str) -> Result<File, String> {
+    let (ns, dev) = spec.split_once(':').ok_or(format!("{spec:?}: expected NS:DEVICE"))?;
+    if dev.is_empty() || dev.len() > 15 {
+        return Err(format!("{dev:?}: a device name has 1 to 15 bytes"));
+    }
+    let home = File::open("/proc/self/ns/net").map_err(|e| format!("/proc/self/ns/net: {e}"))?;
+    let target = File::open(format!("/var/run/netns/{ns}")).map_err(|e| format!("network namespace {ns:?}: {e}"))?;
+    enter(&target).map_err(|e| format!("entering namespace {ns:?}: {e}"))?;
+    let tun = OpenOptions::new().read(true).write(true).open("/dev/net/tun");
+    let created = tun.map_err(|e| format!("/dev/net/tun: {e}")).and_then(|tun| {
+        // struct ifreq: the name, then the flags (a short).
+        let mut ifr = [0u8; 40];
+        ifr[..dev.len()].copy_from_slice(dev.as_bytes());
+        ifr[16..18].copy_from_slice(&((libc::IFF_TUN | libc::IFF_NO_PI) as i16).to_ne_bytes());
+        if unsafe { libc::ioctl(tun.as_raw_fd(), TUNSETIFF, ifr.as_mut_ptr()) } < 0 {
+            return Err(format!("creating {dev} in {ns}: {}", std::io::Error::last_os_error()));
+        }
+        Ok(tun)
+    });
+    enter(&home).map_err(|e| format!("returning to the original namespace: {e}"))?;
+    created
+}
+
+fn enter(ns: &File) -> std::io::Result<()> {
+    if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}

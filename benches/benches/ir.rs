@@ -3,19 +3,18 @@
 //! such a module in 130 ms on this class of machine), and canonicalize + CSE +
 //! shape inference ≤ 50 ms. Results are recorded in docs/benchmarks.md.
 //! `lower_to_exec` times `genie-lower-to-exec` alone on the same module (its
-//! 3,876 `dense_resource` constants each become resident state).
+//! 3,876 `dense_resource` constants each become resident state); the phases
+//! after it (codegen, plan bytecode) are in the `plan` bench.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use genie_benches::gpt2_like_module;
+use genie_benches::{gpt2_like_module, BENCH_OPS};
 use genie_ir::{parse_module, print_module, verify};
 use genie_passes::lower_to_exec::LowerToExec;
 use genie_passes::{Pass, PassManager};
 use std::time::Duration;
 
-const OPS: usize = 20_000;
-
 fn ir(c: &mut Criterion) {
-    let text = gpt2_like_module(OPS);
+    let text = gpt2_like_module(BENCH_OPS);
     let module = parse_module(&text, "bench.mlir").expect("generated module parses");
     let n = module.num_ops();
     let mut g = c.benchmark_group(format!("ir_{n}_ops"));

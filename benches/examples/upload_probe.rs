@@ -3,19 +3,13 @@
 //! (with the same huge-page advice the server gives its receive buffers),
 //! Rust on both sides, alternating in one run:
 //! `cargo run --release -p genie-benches --example upload_probe [MiB]`.
+//! (`cargo bench -p genie-benches --bench upload` measures the same at
+//! 64 MiB under criterion, with memcpy and shared-memory baselines.)
+use genie_benches::{raw_send, start_raw_sink};
 use genie_remote::client::Client;
 use genie_remote::protocol::tensor_hash;
 use genie_runtime::Tensor;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
-
-fn fresh(bytes: usize) -> Vec<u8> {
-    let mut v = vec![0u8; bytes];
-    // SAFETY: advice on memory the Vec owns; it changes no contents.
-    unsafe { libc::madvise(v.as_mut_ptr().cast(), v.len(), libc::MADV_HUGEPAGE) };
-    v
-}
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -26,24 +20,8 @@ fn main() {
     let mib: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(256);
     let bytes = mib << 20;
     let mut client = Client::connect(&genie_benches::start_remote_server(2, 16 << 30), b"", Duration::from_secs(60)).unwrap();
-
-    let sink = TcpListener::bind("127.0.0.1:0").unwrap();
-    let sink_addr = sink.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let (mut s, _) = sink.accept().unwrap();
-        // Kept, like the server's store keeps uploads (no unmapping in between).
-        let mut kept = vec![];
-        loop {
-            let mut v = fresh(bytes);
-            if s.read_exact(&mut v).is_err() {
-                return;
-            }
-            kept.push(v);
-            s.write_all(b"k").unwrap();
-        }
-    });
-    let mut raw = TcpStream::connect(sink_addr).unwrap();
-    raw.set_nodelay(true).unwrap();
+    // Kept, like the server's store keeps uploads (no unmapping in between).
+    let mut raw = start_raw_sink(bytes, usize::MAX);
     let data = vec![3u8; bytes];
 
     let (mut genie, mut socket) = (vec![], vec![]);
@@ -54,8 +32,7 @@ fn main() {
         client.put_tensor(h, &t).unwrap();
         genie.push(mib as f64 / start.elapsed().as_secs_f64());
         let start = Instant::now();
-        raw.write_all(&data).unwrap();
-        raw.read_exact(&mut [0u8; 1]).unwrap();
+        raw_send(&mut raw, &data);
         socket.push(mib as f64 / start.elapsed().as_secs_f64());
     }
     let (g, r) = (median(genie), median(socket));

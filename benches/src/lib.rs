@@ -2,18 +2,34 @@
 //!
 //! [`gpt2_like_module`] stacks copies of `examples/gpt2_block.mlir` (weights
 //! become `dense_resource` constants, each layer feeds the next) until the
-//! module holds the requested number of ops: the 20,000-op module the IR
-//! goals are stated for.
+//! module holds the requested number of ops: the [`BENCH_OPS`]-op module the
+//! IR goals are stated for. The rest starts the in-process runtime server and
+//! the raw-socket and fresh-memory baselines the remote benches compare it
+//! with.
+
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
+/// Size of the module the compiler-phase benches (`ir`, `plan`) share.
+pub const BENCH_OPS: usize = 20_000;
 
 /// Starts `genie-runtime serve` in this process on its own threads
 /// (listening on 127.0.0.1, any port) and returns its address.
 pub fn start_remote_server(worker_threads: usize, memory_limit: u64) -> String {
+    start_remote_server_at("127.0.0.1:0", worker_threads, memory_limit)
+}
+
+/// [`start_remote_server`] listening on `listen` (`host:port` or
+/// `unix:///path`); returns the address to connect to.
+pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit: u64) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
+    let listen = listen.to_string();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(worker_threads).enable_all().build().expect("tokio runtime");
         let (_keep, shutdown) = tokio::sync::watch::channel(false);
         let config = genie_remote::server::Config {
-            listen: "127.0.0.1:0".into(),
+            listen,
             memory_limit,
             token: None,
             metrics: None,
@@ -25,6 +41,59 @@ pub fn start_remote_server(worker_threads: usize, memory_limit: u64) -> String {
         rt.block_on(genie_remote::server::serve(config, shutdown)).expect("genie-runtime serve");
     });
     rx.recv().expect("the server reports its address")
+}
+
+/// A fresh buffer of `bytes` (untouched pages until written), with the
+/// huge-page advice the server gives its receive buffers.
+pub fn fresh(bytes: usize) -> Vec<u8> {
+    let mut v = vec![0u8; bytes];
+    // SAFETY: advice on memory the Vec owns; it changes no contents.
+    unsafe { libc::madvise(v.as_mut_ptr().cast(), v.len(), libc::MADV_HUGEPAGE) };
+    v
+}
+
+/// The last `keep` fresh buffers handed out, like the server's store keeps
+/// uploads (and evicts the oldest once its memory limit is reached).
+pub struct Kept {
+    keep: usize,
+    bufs: VecDeque<Vec<u8>>,
+}
+
+impl Kept {
+    pub fn new(keep: usize) -> Kept {
+        Kept { keep: keep.max(1), bufs: VecDeque::new() }
+    }
+
+    /// A fresh buffer of `bytes`, dropping the oldest one first when full.
+    pub fn next(&mut self, bytes: usize) -> &mut [u8] {
+        if self.bufs.len() == self.keep {
+            self.bufs.pop_front();
+        }
+        self.bufs.push_back(fresh(bytes));
+        self.bufs.back_mut().expect("just pushed")
+    }
+}
+
+/// A raw TCP receiver on its own thread: reads messages of `bytes` into
+/// fresh memory (keeping the last `keep`, see [`Kept`]) and acknowledges
+/// each with one byte. Returns the connected sending side, for [`raw_send`].
+pub fn start_raw_sink(bytes: usize, keep: usize) -> TcpStream {
+    let sink = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+    let addr = sink.local_addr().expect("bound address");
+    std::thread::spawn(move || {
+        let (mut s, _) = sink.accept().expect("the sender connects");
+        let mut kept = Kept::new(keep);
+        while s.read_exact(kept.next(bytes)).is_ok() && s.write_all(b"k").is_ok() {}
+    });
+    let raw = TcpStream::connect(addr).expect("connect to the raw sink");
+    raw.set_nodelay(true).expect("TCP_NODELAY");
+    raw
+}
+
+/// Sends `data` to a [`start_raw_sink`] receiver and waits for its ack.
+pub fn raw_send(raw: &mut TcpStream, data: &[u8]) {
+    raw.write_all(data).expect("raw send");
+    raw.read_exact(&mut [0u8; 1]).expect("raw ack");
 }
 
 const BLOCK: &str = include_str!("../../examples/gpt2_block.mlir");

@@ -6,7 +6,10 @@
 #   make demo    GPT-2 greedy generation on a local genie-runtime server, checked against eager
 #   make demo-ir genie-opt over examples/gpt2_block.mlir, phase by phase
 #   make bench   criterion micro-benchmarks, the same-run comparison with mlir-opt-19,
-#                and Genie's compile time for a GPT-2 small graph
+#                Genie's compile time and runtime latency, and the network suite
+#                (Genie against the alternatives on an emulated network; BENCH=full
+#                for every network profile) -> docs/benchmarks.md, docs/figures/
+#   make bench-compare  which network-suite figures got > 10% worse than the committed baseline
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -24,7 +27,7 @@ MIN_RUST := 1.87
 # and maturin keep invalidating each other's pyo3 build.
 export PYO3_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: develop-release server-release setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
+.PHONY: develop-release server-release bench-compare setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
 
 # ---- setup -----------------------------------------------------------------
 
@@ -131,6 +134,13 @@ bench: rust-check venv server-release
 	$(VENV)/bin/python benches/remote_runtime.py
 	cargo run --release $(JOBS) -p genie-benches --example upload_probe
 	$(VENV)/bin/python benches/analysis_zoo.py --timing
+	@# The network suite (root makes the emulated network; without, loopback only).
+	cargo build --release $(JOBS) -p genie-benches --bin genie-netem
+	$(VENV)/bin/python benches/network/suite.py
+
+# The network suite's last results against benches/network/baseline.json.
+bench-compare:
+	$(VENV)/bin/python benches/network/report.py compare
 
 # Build outputs only; the venv (large) stays. Remove it with `rm -rf .venv`.
 clean:

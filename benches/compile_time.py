@@ -42,7 +42,7 @@ def main():
     gm = graph.fx
     nodes = sum(1 for n in gm.graph.nodes if n.op == "call_function")
 
-    pipeline = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
+    pipeline = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-fold-matmul-scale,genie-sem-infer-shapes"
     steps = {"export (Python)": [], "import + verify": [], "sem pipeline": [], "plan + encode": []}
     for _ in range(args.runs):
         t0 = time.perf_counter()

@@ -6,6 +6,8 @@ Baselines (same workload; where a server runs the model it is the same
 genie-runtime and kernels, so only the disaggregation strategy differs):
 
 * ``eager`` / ``inductor``: local PyTorch, no network;
+* ``genie_local``: Genie's embedded runtime, no network (what the same
+  kernels cost without disaggregation);
 * ``genie``: ``torch.compile(backend="genie")`` on the remote server;
 * ``stateless``: the same graphs, semantics-blind — every input shipped
   (KV cache included), every output returned (weights stay resident);
@@ -69,6 +71,11 @@ def prepare(baseline, workload, model, url):
             model.compile()
             return model
         return torch.compile(model)
+    if baseline == "genie_local":
+        if isinstance(workload, Decode):
+            model.compile(backend="genie")
+            return model
+        return torch.compile(model, backend="genie")
     if baseline in ("genie", "stateless"):
         opts = {"remote": url, "fallback": "error"}
         if baseline == "stateless":
@@ -78,15 +85,9 @@ def prepare(baseline, workload, model, url):
             return model
         return torch.compile(model, backend="genie", options=opts)
     if baseline == "op_by_op":
-        from genie.remote import pin
+        from genie.remote import pin_module
 
-        opts = {"remote": url, "remote_mode": "op_by_op"}
-        for mod in model.modules():
-            for table in (mod._parameters, mod._buffers):
-                for name, t in list(table.items()):
-                    if t is not None:
-                        table[name] = pin(t.detach(), opts)
-        return model
+        return pin_module(model, {"remote": url, "remote_mode": "op_by_op"})
     raise SystemExit(f"unknown baseline {baseline!r}")
 
 
@@ -197,7 +198,7 @@ def run_calls(args, workload, wire):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--workload", required=True, choices=sorted(WORKLOADS))
-    p.add_argument("--baseline", required=True, choices=["eager", "inductor", "genie", "stateless", "op_by_op", "rpc"])
+    p.add_argument("--baseline", required=True, choices=["eager", "inductor", "genie_local", "genie", "stateless", "op_by_op", "rpc"])
     p.add_argument("--url", help="genie-runtime address (tcp://host:port)")
     p.add_argument("--rpc", help="RPC rendezvous host:port (the rpc baseline)")
     p.add_argument("--iface", help="the interface whose bytes are counted")
@@ -234,7 +235,7 @@ def main():
         "seconds_min": min(secs),
         "seconds_max": max(secs),
         "bytes": statistics.median(r[1] for r in runs) if wire else None,
-        "round_trips": statistics.median(r[2] for r in runs) if args.baseline not in ("eager", "inductor") else None,
+        "round_trips": statistics.median(r[2] for r in runs) if args.baseline not in ("eager", "inductor", "genie_local") else None,
         "check": check,
         "wall_seconds": time.perf_counter() - start,
     }

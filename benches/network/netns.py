@@ -33,7 +33,7 @@ CLIENT_NS, SERVER_NS = "genie-bench-cli", "genie-bench-srv"
 CLIENT_DEV, SERVER_DEV = "gbench0", "gbench1"
 CLIENT_IP, SERVER_IP = "10.77.0.1", "10.77.0.2"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-NETEM = os.path.join(ROOT, "target", "release", "genie-netem")
+NETEM = os.environ.get("GENIE_NETEM_BIN", os.path.join(ROOT, "target", "release", "genie-netem"))
 
 
 class Link:
@@ -108,13 +108,13 @@ class Network:
             netem.wait()
 
 
-def probe(link, port=7399):
+def probe(link, port=7399, pings=2000, bulk_mib=64):
     """Measured TCP round trip (64-byte ping-pong, median µs) and bulk
-    throughput (64 MiB, MiB/s) of ``link``."""
+    throughput (MiB/s) of ``link``."""
     echo = subprocess.Popen(link.server_cmd([sys.executable, __file__, "echo", link.server_ip, str(port)]), stdout=subprocess.PIPE, text=True)
     try:
         echo.stdout.readline()
-        out = subprocess.run(link.client_cmd([sys.executable, __file__, "ping", link.server_ip, str(port)]), capture_output=True, text=True, check=True)
+        out = subprocess.run(link.client_cmd([sys.executable, __file__, "ping", link.server_ip, str(port), str(pings), str(bulk_mib)]), capture_output=True, text=True, check=True)
         rtt, mibs = map(float, out.stdout.split())
         return {"rtt_us": rtt, "throughput_mib_s": mibs}
     finally:
@@ -138,12 +138,12 @@ def _echo(host, port):
         c.close()
 
 
-def _ping(host, port):
+def _ping(host, port, pings, bulk_mib):
     c = socket.create_connection((host, port))
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     c.sendall(b"p")
     times = []
-    for _ in range(2000):
+    for _ in range(pings):
         t = time.perf_counter()
         c.sendall(b"x" * 64)
         got = 0
@@ -155,13 +155,16 @@ def _ping(host, port):
     c.sendall(b"b")
     data = b"\0" * (1 << 20)
     t = time.perf_counter()
-    for _ in range(64):
+    for _ in range(bulk_mib):
         c.sendall(data)
     c.shutdown(socket.SHUT_WR)
     c.recv(1)
     elapsed = time.perf_counter() - t
-    print(f"{statistics.median(times) * 1e6:.1f} {64 / elapsed:.1f}")
+    print(f"{statistics.median(times) * 1e6:.1f} {bulk_mib / elapsed:.1f}")
 
 
 if __name__ == "__main__":
-    {"echo": _echo, "ping": _ping}[sys.argv[1]](sys.argv[2], int(sys.argv[3]))
+    if sys.argv[1] == "echo":
+        _echo(sys.argv[2], int(sys.argv[3]))
+    else:
+        _ping(sys.argv[2], *map(int, sys.argv[3:6]))

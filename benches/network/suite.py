@@ -37,9 +37,9 @@ PYTHON = sys.executable
 REMOTE_BASELINES = ["genie", "stateless", "op_by_op", "rpc"]
 
 PLANS = {
-    # Quick: the profile the goals are stated for; 5 runs of 8 decode steps.
-    "quick": {"profiles": ["25g_20us"], "local": ["eager"], "reps": 5, "tokens": 8},
-    "full": {"profiles": list(netns.PROFILES), "local": ["eager", "inductor"], "reps": 7, "tokens": 32},
+    # Quick: the profile the goals are stated for, every baseline; 5 runs of 8 decode steps.
+    "quick": {"profiles": ["25g_20us"], "local": ["eager", "inductor", "genie_local"], "reps": 5, "tokens": 8},
+    "full": {"profiles": list(netns.PROFILES), "local": ["eager", "inductor", "genie_local"], "reps": 7, "tokens": 32},
     # Smoke: does every pair run at all (figures not meaningful).
     "smoke": {"profiles": ["loopback"], "local": ["eager"], "reps": 1, "tokens": 2},
 }

@@ -9,6 +9,7 @@
 
 pub mod canonicalize;
 pub mod cse;
+pub mod fold_matmul_scale;
 pub mod infer_shapes;
 pub mod lower_to_exec;
 pub mod outline_patterns;
@@ -30,7 +31,7 @@ pub trait Pass {
 
 /// Every pass, in the order `--list-passes` shows them.
 pub fn register_all_passes() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(sem_annotate::SemAnnotate), Box::new(outline_patterns::OutlinePatterns), Box::new(lower_to_exec::LowerToExec)]
+    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(fold_matmul_scale::FoldMatmulScale), Box::new(sem_annotate::SemAnnotate), Box::new(outline_patterns::OutlinePatterns), Box::new(lower_to_exec::LowerToExec)]
 }
 
 /// `(name, description)` of every registered pass.
@@ -49,7 +50,7 @@ pub fn create_pass(name: &str) -> Option<Box<dyn Pass>> {
 /// Later phases (patterns, placement, plan) arrive with the issues that build them.
 pub const PHASES: &[(&str, &[&str])] = &[
     ("input", &[]),
-    ("sem", &["genie-sem-infer-shapes", "genie-sem-canonicalize", "genie-cse", "genie-sem-infer-shapes"]),
+    ("sem", &["genie-sem-infer-shapes", "genie-sem-canonicalize", "genie-cse", "genie-sem-fold-matmul-scale", "genie-sem-infer-shapes"]),
     ("exec", &["genie-lower-to-exec"]),
 ];
 

@@ -53,7 +53,7 @@ _use_torch_blas()
 
 
 # The passes of genie-opt's `--compile-to=sem` phase.
-SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-infer-shapes"
+SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-fold-matmul-scale,genie-sem-infer-shapes"
 
 
 @dataclass

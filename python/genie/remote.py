@@ -410,13 +410,10 @@ class RemoteTensor(torch.Tensor):
             return True
         if name == "as_subclass":
             return args[0]
-        if kwargs.get("inplace") is True and args and isinstance(args[0], RemoteTensor):
-            # ``F.relu(x, inplace=True)`` and friends: recorded out of
-            # place, then ``x`` names the result, as it would in place.
-            out = _record(func, name, args, {**kwargs, "inplace": False})
-            if isinstance(out, RemoteTensor) and out._genie.shape == args[0]._genie.shape and out._genie.dtype == args[0]._genie.dtype:
-                args[0]._genie = out._genie
-                return args[0]
+        if args and isinstance(args[0], RemoteTensor):
+            done = _record_in_place(func, name, args, kwargs)
+            if done is not None:
+                return done
         if name not in _MATERIALIZE and not (name.endswith("_") and not name.endswith("__")) and name != "__setitem__":
             lazy = _record(func, name, args, kwargs)
             if lazy is not NotImplemented:
@@ -434,6 +431,33 @@ class RemoteTensor(torch.Tensor):
 
     def __repr__(self, *, tensor_contents=None):
         return repr(materialize(self)).replace("tensor(", "RemoteTensor(", 1)
+
+
+_IN_PLACE_DUNDERS = {"__iadd__": "__add__", "__isub__": "__sub__", "__imul__": "__mul__", "__itruediv__": "__truediv__"}
+
+
+def _record_in_place(func, name: str, args, kwargs) -> Optional["RemoteTensor"]:
+    """An in-place op on remote tensor ``args[0]`` recorded out of place,
+    after which ``args[0]`` names the result (as it would in place); None
+    when it must run locally. ``F.relu(x, inplace=True)`` and friends always
+    take this path. Other in-place ops (``add_``, ``+=``) do only in the
+    op-by-op baseline, which runs everything on the server: elsewhere the
+    local copy becomes the truth, which stays right when ``args[0]`` is a
+    view of another tensor."""
+    target = args[0]
+    if kwargs.get("inplace") is True:
+        out = _record(func, name, args, {**kwargs, "inplace": False})
+    elif target._genie.conn.mode == "op_by_op":
+        base = _IN_PLACE_DUNDERS.get(name) or (name[:-1] if name.endswith("_") and not name.endswith("__") else None)
+        if base is None or not hasattr(torch.Tensor, base):
+            return None
+        out = _record(getattr(torch.Tensor, base), base, args, kwargs)
+    else:
+        return None
+    if not isinstance(out, RemoteTensor) or (out._genie.shape, out._genie.dtype) != (target._genie.shape, target._genie.dtype):
+        return None
+    target._genie = out._genie
+    return target
 
 
 def _first_remote(x) -> "RemoteTensor":
@@ -717,6 +741,17 @@ def pin(t: torch.Tensor, options: Dict[str, Any]) -> "RemoteTensor":
     entry.epoch = None  # bind this tensor: a new one may reuse a freed one's id
     (out,) = entry(t.detach())
     return out
+
+
+def pin_module(module: torch.nn.Module, options: Dict[str, Any]) -> torch.nn.Module:
+    """Replaces every parameter and buffer of ``module`` (recursively) by
+    its remote tensor from :func:`pin`: the op-by-op baseline's model."""
+    for mod in module.modules():
+        for table in (mod._parameters, mod._buffers):
+            for name, t in list(table.items()):
+                if t is not None:
+                    table[name] = pin(t.detach(), options)
+    return module
 
 
 # ----- compiled graphs on the server --------------------------------------------------------

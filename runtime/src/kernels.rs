@@ -699,7 +699,11 @@ fn embedding_bag(ctx: &Ctx, args: &[Value]) -> R {
     let n = ids.len();
     let bags = if ctx.flag("include_last_offset") { starts.len().saturating_sub(1) } else { starts.len() };
     let padding = ctx.int("padding_idx")?.filter(|&p| p >= 0);
-    let table = w.to_f64();
+    // Rows are read in place: converting a whole (large) table per call
+    // costs far more than the lookups.
+    let f32_table = w.as_slice::<f32>();
+    let other_table = if f32_table.is_none() { w.to_f64() } else { vec![] };
+    let element = |i: usize| f32_table.map_or_else(|| other_table[i], |t| f64::from(t[i]));
     let mut out = vec![0.0; bags * dim];
     let mut offset2bag = vec![0.0; n];
     let mut bag_size = vec![0.0; bags];
@@ -720,9 +724,10 @@ fn embedding_bag(ctx: &Ctx, args: &[Value]) -> R {
             if r < 0 || r as usize >= rows {
                 return Err(format!("embedding bag index {r} out of range for {rows} rows"));
             }
-            let row = &table[r as usize * dim..(r as usize + 1) * dim];
+            let first = r as usize * dim;
             let scale = psw.as_ref().map_or(1.0, |p| p[j]);
-            for (k, (a, &v)) in acc.iter_mut().zip(row).enumerate() {
+            for (k, a) in acc.iter_mut().enumerate() {
+                let v = element(first + k);
                 if mode == 2 {
                     if count == 0 || v > *a {
                         *a = v;

@@ -42,6 +42,7 @@
 // ALL:      // -----// IR Dump After genie-cse //----- //
 // ALL:      sem.exp
 // ALL-NOT:  sem.exp
+// ALL:      // -----// IR Dump After genie-sem-fold-matmul-scale //----- //
 // ALL:      // -----// IR Dump After genie-sem-infer-shapes //----- //
 // ALL-NOT:  IR Dump
 // Stdout (here the -o file) has only the final module.
@@ -79,6 +80,7 @@
 // DISABLED-NOT: IR Dump After genie-sem-infer-shapes
 // DISABLED:     IR Dump After genie-sem-canonicalize
 // DISABLED:     IR Dump After genie-cse
+// DISABLED:     IR Dump After genie-sem-fold-matmul-scale
 // DISABLED-NOT: IR Dump
 
 // --genie-bisect-limit=N runs only the first N passes.

@@ -155,6 +155,12 @@ def run_decode_rpc(args, workload, wire):
     return runs, tokens
 
 
+# The RemoteModule is called through its module RRef
+# (``module_rref.rpc_sync().forward``): the forward RemoteModule generates
+# fails to unpickle on the server for some models here (torch 2.14:
+# "No module named '_remote_module_non_scriptable'").
+
+
 def _served_class():
     from workloads import Served
 

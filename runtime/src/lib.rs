@@ -92,14 +92,20 @@ pub struct Executable {
 /// cost more than the attention itself. Raising the mmap threshold to its
 /// 32 MiB maximum and the trim threshold to 1 GiB keeps freed buffers in the
 /// heap for the next call (what PyTorch's eager allocations get from glibc's
-/// own dynamic threshold). Process-wide, once; glibc only.
+/// own dynamic threshold). Process-wide, once; glibc only;
+/// `GENIE_MALLOC_TUNING=0` opts out.
 fn keep_freed_buffers() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         static ONCE: std::sync::Once = std::sync::Once::new();
-        ONCE.call_once(|| unsafe {
-            libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
-            libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        ONCE.call_once(|| {
+            if std::env::var_os("GENIE_MALLOC_TUNING").is_some_and(|v| v == "0") {
+                return;
+            }
+            unsafe {
+                libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+                libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+            }
         });
     }
 }

@@ -33,19 +33,22 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from workloads import WORKLOADS, Decode  # noqa: E402
+from workloads import WORKLOADS, Decode, Served  # noqa: E402
 
 warnings.filterwarnings("ignore")
 logging.getLogger("transformers").setLevel(logging.ERROR)
 
 
 class Wire:
-    """Bytes through one network interface (both directions)."""
+    """Bytes through one network interface (both directions); always 0
+    without one (the local baselines)."""
 
     def __init__(self, iface):
         self.iface = iface
 
     def total(self):
+        if self.iface is None:
+            return 0
         base = f"/sys/class/net/{self.iface}/statistics/"
         with open(base + "tx_bytes") as f:
             tx = int(f.read())
@@ -55,10 +58,23 @@ class Wire:
             return tx + int(f.read())
 
 
-def genie_round_trips():
+def round_trip_counter(baseline):
+    """Genie's cumulative round-trip counter for the baselines on its
+    client; a constant 0 for the local ones."""
+    if baseline not in ("genie", "stateless", "op_by_op"):
+        return lambda: 0
     import genie
 
-    return genie.stats()["round_trips"]
+    return lambda: genie.stats()["round_trips"]
+
+
+def compiled(workload, model, **kwargs):
+    """``torch.compile`` with ``kwargs``; in place for decoding, because
+    ``torch.compile(model).generate()`` would run the eager forward."""
+    if isinstance(workload, Decode):
+        model.compile(**kwargs)
+        return model
+    return torch.compile(model, **kwargs)
 
 
 def prepare(baseline, workload, model, url):
@@ -67,23 +83,14 @@ def prepare(baseline, workload, model, url):
     if baseline == "eager":
         return model
     if baseline == "inductor":
-        if isinstance(workload, Decode):
-            model.compile()
-            return model
-        return torch.compile(model)
+        return compiled(workload, model)
     if baseline == "genie_local":
-        if isinstance(workload, Decode):
-            model.compile(backend="genie")
-            return model
-        return torch.compile(model, backend="genie")
+        return compiled(workload, model, backend="genie")
     if baseline in ("genie", "stateless"):
         opts = {"remote": url, "fallback": "error"}
         if baseline == "stateless":
             opts["remote_mode"] = "stateless"
-        if isinstance(workload, Decode):
-            model.compile(backend="genie", options=opts)
-            return model
-        return torch.compile(model, backend="genie", options=opts)
+        return compiled(workload, model, backend="genie", options=opts)
     if baseline == "op_by_op":
         from genie.remote import pin_module
 
@@ -106,7 +113,7 @@ class StepClock:
         self.wire, self.round_trips, self.marks = wire, round_trips, []
 
     def __call__(self, input_ids, scores):
-        self.marks.append((time.perf_counter(), self.wire.total() if self.wire else 0, self.round_trips()))
+        self.marks.append((time.perf_counter(), self.wire.total(), self.round_trips()))
         return scores
 
 
@@ -123,35 +130,14 @@ def run_decode(args, workload, wire):
 
     model, (prompt,) = workload.build()
     gen = prepare(args.baseline, workload, model, args.url)
-    rts = genie_round_trips if args.baseline in ("genie", "stateless", "op_by_op") else (lambda: 0)
     runs, tokens = [], None
     for rep in range(args.reps + 1):  # the first run warms up (compile, upload)
-        clock = StepClock(wire, rts)
+        clock = StepClock(wire, round_trip_counter(args.baseline))
         with torch.no_grad():
             out = gen.generate(prompt, max_new_tokens=args.tokens + 1, do_sample=False, pad_token_id=0, logits_processor=LogitsProcessorList([clock]))
         tokens = local(out)[0, prompt.shape[1] :].tolist()
         if rep:
             runs.append(per_step(clock.marks))
-    return runs, tokens
-
-
-def run_decode_rpc(args, workload, wire):
-    from torch.distributed.nn.api.remote_module import RemoteModule
-
-    served = RemoteModule("server/cpu", _served_class(), args=(workload.name,))
-    _, (prompt,) = workload.build()
-    runs, tokens = [], None
-    for rep in range(args.reps + 1):
-        tok = served.module_rref.rpc_sync().forward(prompt, True)
-        marks, tokens = [], [tok.item()]
-        for step in range(args.tokens + 1):
-            # One rpc_sync per step: ``step`` counts the round trips.
-            marks.append((time.perf_counter(), wire.total() if wire else 0, step))
-            if step < args.tokens:
-                tok = served.module_rref.rpc_sync().forward(tok, False)
-                tokens.append(tok.item())
-        if rep:
-            runs.append(per_step(marks))
     return runs, tokens
 
 
@@ -161,10 +147,24 @@ def run_decode_rpc(args, workload, wire):
 # "No module named '_remote_module_non_scriptable'").
 
 
-def _served_class():
-    from workloads import Served
+def run_decode_rpc(args, workload, wire):
+    from torch.distributed.nn.api.remote_module import RemoteModule
 
-    return Served
+    served = RemoteModule("server/cpu", Served, args=(workload.name,))
+    _, (prompt,) = workload.build()
+    runs, tokens = [], None
+    for rep in range(args.reps + 1):
+        tok = served.module_rref.rpc_sync().forward(prompt, True)
+        marks, tokens = [], [tok.item()]
+        for step in range(args.tokens + 1):
+            # One rpc_sync per step: ``step`` counts the round trips.
+            marks.append((time.perf_counter(), wire.total(), step))
+            if step < args.tokens:
+                tok = served.module_rref.rpc_sync().forward(tok, False)
+                tokens.append(tok.item())
+        if rep:
+            runs.append(per_step(marks))
+    return runs, tokens
 
 
 def run_calls(args, workload, wire):
@@ -172,7 +172,7 @@ def run_calls(args, workload, wire):
     if args.baseline == "rpc":
         from torch.distributed.nn.api.remote_module import RemoteModule
 
-        served = RemoteModule("server/cpu", _served_class(), args=(workload.name,))
+        served = RemoteModule("server/cpu", Served, args=(workload.name,))
         sent = [0]
 
         def call():
@@ -189,14 +189,14 @@ def run_calls(args, workload, wire):
             with torch.no_grad():
                 return local(workload.read(module, inputs))
 
-        rts = genie_round_trips if args.baseline in ("genie", "stateless", "op_by_op") else (lambda: 0)
+        rts = round_trip_counter(args.baseline)
     for _ in range(args.warmup):
         call()
     runs = []
     for _ in range(args.reps):
-        b0, r0, t0 = wire.total() if wire else 0, rts(), time.perf_counter()
+        b0, r0, t0 = wire.total(), rts(), time.perf_counter()
         out = call()
-        t1, b1, r1 = time.perf_counter(), wire.total() if wire else 0, rts()
+        t1, b1, r1 = time.perf_counter(), wire.total(), rts()
         runs.append((t1 - t0, b1 - b0, r1 - r0))
     return runs, local(out).flatten()[:8].tolist()
 
@@ -214,7 +214,7 @@ def main():
     args = p.parse_args()
     torch.manual_seed(0)
     workload = WORKLOADS[args.workload]
-    wire = Wire(args.iface) if args.iface else None
+    wire = Wire(args.iface)
     if args.baseline == "rpc":
         import torch.distributed.rpc as rpc
 
@@ -240,7 +240,7 @@ def main():
         "seconds": statistics.median(secs),
         "seconds_min": min(secs),
         "seconds_max": max(secs),
-        "bytes": statistics.median(r[1] for r in runs) if wire else None,
+        "bytes": statistics.median(r[1] for r in runs) if args.iface else None,
         "round_trips": statistics.median(r[2] for r in runs) if args.baseline not in ("eager", "inductor", "genie_local") else None,
         "check": check,
         "wall_seconds": time.perf_counter() - start,

@@ -15,6 +15,8 @@ import math
 import os
 import sys
 
+from netns import PROFILES
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 RESULTS = os.path.join(ROOT, "target", "bench", "network.json")
@@ -144,8 +146,6 @@ def markdown(doc):
             "round trip. It adds its own floor and caps throughput, so each profile's delivered round trip and bulk "
             "throughput are measured (Python sockets, 64-byte ping-pong and 64 MiB) and printed here:", ""]
     out += ["| profile | configured | measured RTT | measured throughput |", "|---|---|---|---|"]
-    from netns import PROFILES
-
     for p, m in meta["links"].items():
         conf = "127.0.0.1 in one namespace" if PROFILES.get(p) is None else f"{PROFILES[p][0]} Gb/s, {PROFILES[p][1]} µs RTT"
         out.append(f"| {p} | {conf} | {m['rtt_us']:.0f} µs | {m['throughput_mib_s']:.0f} MiB/s ({m['throughput_mib_s'] * 8 * 1.048576 / 1000:.1f} Gb/s) |")
@@ -282,7 +282,6 @@ def plots(doc, outdir):
 def write(doc, doc_path=DOC, figures=FIGURES):
     """Rewrites the generated section of ``doc_path`` (added at the end the
     first time) and the figures."""
-    sys.path.insert(0, HERE)
     plots(doc, figures)
     section = markdown(doc)
     text = open(doc_path, encoding="utf-8").read() if os.path.exists(doc_path) else "# Benchmarks\n"

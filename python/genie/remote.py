@@ -697,22 +697,28 @@ def _recorded_decompositions():
     return table
 
 
+def _plan_of(gm: torch.fx.GraphModule, name: str, weights=()) -> bytes:
+    """An ATen graph compiled to plan bytecode like any captured graph."""
+    from .fx_export import export_graph
+    from .graph_capture import SEM_PIPELINE
+
+    sem = parse(import_fx(export_graph(gm, name, weights)).print())
+    sem.run_passes(SEM_PIPELINE)
+    if sem.unsupported_ops():
+        raise ValueError(sem.unsupported_ops()[0][0])
+    (plan,) = sem.to_plans()
+    return plan
+
+
 def _compile_recorded(order, leaves, target):
     """Traces the recorded ops to an ATen graph and compiles it like any
     captured graph; ``"local"`` when Genie cannot."""
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    from .fx_export import export_graph
-    from .graph_capture import SEM_PIPELINE
-
     examples = [torch.empty(tuple(x.shape), dtype=x.dtype) for x in leaves]
     try:
         gm = make_fx(lambda *xs: _replay(order, leaves, target, xs), decomposition_table=_recorded_decompositions(), tracing_mode="fake")(*examples)
-        sem = parse(import_fx(export_graph(gm, "recorded")).print())
-        sem.run_passes(SEM_PIPELINE)
-        if sem.unsupported_ops():
-            raise ValueError(sem.unsupported_ops()[0][0])
-        (plan,) = sem.to_plans()
+        plan = _plan_of(gm, "recorded")
     except Exception as e:  # noqa: BLE001 - the ops still run, locally
         log.info("genie: recorded eager ops run locally: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
         return "local"
@@ -726,19 +732,15 @@ def pin(t: torch.Tensor, options: Dict[str, Any]) -> "RemoteTensor":
     weights on the server this way."""
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    from .fx_export import export_graph
-    from .graph_capture import SEM_PIPELINE
-
     conn = connection(options)
     key = ("pin", tuple(t.shape), t.dtype)
     entry = conn.lazy_plans.get(key)
     if entry is None:
         gm = make_fx(lambda w: w.clone(), tracing_mode="fake")(torch.empty(tuple(t.shape), dtype=t.dtype))
-        sem = parse(import_fx(export_graph(gm, "pin", [0])).print())
-        sem.run_passes(SEM_PIPELINE)
-        (plan,) = sem.to_plans()
-        entry = conn.lazy_plans[key] = RemotePlan(conn, plan, [0], dict, 1)
-    entry.epoch = None  # bind this tensor: a new one may reuse a freed one's id
+        entry = conn.lazy_plans[key] = RemotePlan(conn, _plan_of(gm, "pin", [0]), [0], dict, 1)
+    # Bind this tensor: a freed temporary's successor may have its id,
+    # storage and version.
+    entry.epoch = None
     (out,) = entry(t.detach())
     return out
 

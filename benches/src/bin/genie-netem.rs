@@ -99,19 +99,17 @@ fn forward_loop(from: &File, to: &File, link: &Link) -> Result<(), String> {
             spare.push(packet);
         }
         let wait = queue.front().map(|(due, _)| due.saturating_duration_since(Instant::now()));
-        let timeout_ms = match wait {
-            None => -1,
-            Some(w) if w <= SPIN => 0,
-            Some(w) => (w - SPIN).as_micros().div_ceil(1000).max(1) as i32,
-        };
         let mut fd = libc::pollfd { fd: from.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-        let ready = if wait.is_some_and(|w| w > SPIN) {
-            // ppoll takes a timespec: microsecond wake-ups, not poll's milliseconds.
-            let w = wait.expect("checked") - SPIN;
-            let ts = libc::timespec { tv_sec: w.as_secs() as libc::time_t, tv_nsec: w.subsec_nanos() as libc::c_long };
-            unsafe { libc::ppoll(&mut fd, 1, &ts, std::ptr::null()) }
-        } else {
-            unsafe { libc::poll(&mut fd, 1, timeout_ms) }
+        // Sleep (ppoll: microsecond wake-ups) until SPIN before the next
+        // departure, poll without waiting inside it, block when idle.
+        let ready = match wait {
+            Some(w) if w > SPIN => {
+                let w = w - SPIN;
+                let ts = libc::timespec { tv_sec: w.as_secs() as libc::time_t, tv_nsec: w.subsec_nanos() as libc::c_long };
+                unsafe { libc::ppoll(&mut fd, 1, &ts, std::ptr::null()) }
+            }
+            Some(_) => unsafe { libc::poll(&mut fd, 1, 0) },
+            None => unsafe { libc::poll(&mut fd, 1, -1) },
         };
         if ready < 0 {
             let e = std::io::Error::last_os_error();

@@ -164,11 +164,53 @@ def recv_exact(s, n):
     return buf
 
 
-def bench_calls(url, n_calls):
+# Where the tiny-call loop runs: (client CPU, server and echo peer CPU).
+# The scheduler otherwise places the three processes as it likes, and on
+# a virtual machine a wake-up across cores costs several times one on the
+# same core, so unpinned figures swing 2-3x with placement alone.
+PLACEMENTS = {"cross_core": (0, 1), "same_core": (0, 0)}
+
+
+def pinned(cpu):
+    """Runs the block with this process (and what it starts) on one CPU."""
+
+    class Pin:
+        def __enter__(self):
+            self.saved = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, {cpu})
+
+        def __exit__(self, *exc):
+            os.sched_setaffinity(0, self.saved)
+
+    return Pin()
+
+
+def bench_calls(n_calls):
     """Per-call latency of a tiny graph (16 floats in, 16 out) through
     torch.compile and as one protocol call, next to a raw TCP ping-pong of
-    the same request size. The three are timed in turn inside one loop, so
-    drift in this (virtual) machine's wake-up latency hits all alike."""
+    the same request size, for each placement the machine has CPUs for.
+    Each placement starts its own server and echo peer on the server CPU."""
+    out = {}
+    for name, (client_cpu, server_cpu) in PLACEMENTS.items():
+        if not {client_cpu, server_cpu} <= os.sched_getaffinity(0):
+            continue
+        with pinned(server_cpu):
+            proc, addr = start_server()
+        try:
+            with pinned(client_cpu):
+                out[name] = _time_calls(f"tcp://{addr}", n_calls, lambda n: _start_echo(server_cpu, n))
+        finally:
+            proc.terminate()
+            proc.wait()
+    return out
+
+
+def _start_echo(cpu, n):
+    with pinned(cpu):
+        return raw_peer("echo", n)
+
+
+def _time_calls(url, n_calls, start_echo):
     from genie._genie import RemoteClient, parse, plan_hash
 
     f = torch.compile(lambda x: x + 1, backend="genie", options={"remote": url}, dynamic=False)
@@ -185,7 +227,7 @@ def bench_calls(url, n_calls):
     c.run(exe, [x], [True], [])
     frame = c.stats()["bytes_sent"] - s0["bytes_sent"]
 
-    p, s = raw_peer("echo", frame)
+    p, s = start_echo(frame)
     payload = bytes(frame)
 
     def raw():
@@ -198,16 +240,22 @@ def bench_calls(url, n_calls):
     def compiled():
         f(x)
 
+    # Blocks of consecutive calls of one kind, the kinds taking turns: each
+    # path runs warm, as in a program calling one model in a loop, and the
+    # turns are short enough that drift hits all kinds alike.
     timings = {"raw": [], "proto": [], "compiled": []}
     calls = (("raw", raw), ("proto", proto), ("compiled", compiled))
-    for i in range(n_calls + 100):
+    block = 100
+    for turn in range(n_calls // block + 1):
         for name, fn in calls:
-            t = time.perf_counter()
-            fn()
-            if i >= 100:
-                timings[name].append(time.perf_counter() - t)
+            for _ in range(block):
+                t = time.perf_counter()
+                fn()
+                if turn > 0:
+                    timings[name].append(time.perf_counter() - t)
     s.close()
     p.wait()
+    c.close()
     raw_t, proto_t, compiled_t = (statistics.median(timings[k]) for k in ("raw", "proto", "compiled"))
     return {
         "request_bytes": frame,
@@ -292,11 +340,11 @@ def main():
         gen = bench_generate(url, args.reps)
         out = subprocess.run([sys.executable, __file__, "--second-client", url], capture_output=True, text=True, check=True)
         second = json.loads(out.stdout.strip().splitlines()[-1])
-        calls = bench_calls(url, args.calls)
         upload = bench_upload(url, args.upload_mib)
     finally:
         proc.terminate()
         proc.wait()
+    calls = bench_calls(args.calls)
     sock = os.path.join(ROOT, "target", "bench-genie.sock")
     proc, addr = start_server_at(f"unix://{sock}", "--memory-limit", "8GiB")
     try:
@@ -316,9 +364,9 @@ def main():
           f"round trips per token: {g['round_trips_per_token']:.2f}; uploads after warm-up: {g['upload_bytes_after_warmup']} B")
     print(f"per-token latency: genie remote {g['genie_ms_per_token']:.2f} ms, local eager {g['eager_ms_per_token']:.2f} ms ({g['latency_ratio']:.2f}x)")
     print(f"second client process uploaded: {second['upload_bytes']} B")
-    c = calls
-    print(f"tiny graph ({c['request_bytes']} B request): raw TCP ping-pong {c['raw_pingpong_us']:.1f} us, protocol call {c['protocol_call_us']:.1f} us "
-          f"({c['protocol_call_ratio']:.2f}x), torch.compile'd call {c['compiled_call_us']:.1f} us ({c['compiled_call_ratio']:.2f}x)")
+    for where, c in calls.items():
+        print(f"tiny graph ({c['request_bytes']} B request, {where.replace('_', ' ')}): raw TCP ping-pong {c['raw_pingpong_us']:.1f} us, protocol call {c['protocol_call_us']:.1f} us "
+              f"({c['protocol_call_ratio']:.2f}x), torch.compile'd call {c['compiled_call_us']:.1f} us ({c['compiled_call_ratio']:.2f}x)")
     u = upload
     print(f"upload of {u['mib']} MiB: genie {u['genie_MiBps']:.0f} MiB/s; raw socket into one reused buffer {u['raw_socket_MiBps']:.0f} MiB/s ({u['ratio']:.2f}x), "
           f"into fresh memory {u['raw_socket_fresh_memory_MiBps']:.0f} MiB/s ({u['ratio_fresh_memory']:.2f}x)")

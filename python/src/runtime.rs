@@ -41,10 +41,26 @@ pub(crate) fn torch_dtype(name: &str) -> Option<DType> {
     })
 }
 
+/// The runtime type of a `torch.dtype` object: compared by identity with
+/// torch's dtype singletons (no string formatting on the call path).
+fn dtype_of(dtype: &Bound<'_, PyAny>) -> PyResult<DType> {
+    static KNOWN: PyOnceLock<Vec<(Py<PyAny>, DType)>> = PyOnceLock::new();
+    let py = dtype.py();
+    let known = KNOWN.get_or_try_init(py, || -> PyResult<_> {
+        let torch = py.import("torch")?;
+        let names = ["float32", "float64", "float16", "bfloat16", "int64", "int32", "int16", "int8", "uint8", "bool"];
+        names.iter().map(|n| Ok((torch.getattr(*n)?.unbind(), torch_dtype(&format!("torch.{n}")).expect("listed above")))).collect()
+    })?;
+    if let Some((_, d)) = known.iter().find(|(o, _)| o.as_ptr() == dtype.as_ptr()) {
+        return Ok(*d);
+    }
+    let name = dtype.str()?.to_string();
+    torch_dtype(&name).ok_or_else(|| ir_error(format!("the CPU backend does not support {name} tensors")))
+}
+
 /// A torch CPU tensor as a runtime tensor over the same memory.
 pub(crate) fn borrow_tensor(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
-    let dtype_name = obj.getattr("dtype")?.str()?.to_string();
-    let dtype = torch_dtype(&dtype_name).ok_or_else(|| ir_error(format!("the CPU backend does not support {dtype_name} tensors")))?;
+    let dtype = dtype_of(&obj.getattr("dtype")?)?;
     if !obj.getattr("is_cpu")?.extract::<bool>()? {
         let device = obj.getattr("device")?.str()?.to_string();
         return Err(ir_error(format!("the embedded CPU runtime takes CPU tensors; got one on {device}")));
@@ -165,7 +181,16 @@ unsafe extern "C" fn capsule_destructor(capsule: *mut ffi::PyObject) {
 /// A runtime tensor as a torch tensor over the same memory.
 pub(crate) fn export_tensor(py: Python<'_>, t: Tensor) -> PyResult<Py<PyAny>> {
     static FROM_DLPACK: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    let from_dlpack = FROM_DLPACK.get_or_try_init(py, || -> PyResult<Py<PyAny>> { Ok(py.import("torch.utils.dlpack")?.getattr("from_dlpack")?.unbind()) })?;
+    // torch.from_dlpack's C entry: the Python wrapper only dispatches on
+    // the argument's type, and this is always a capsule.
+    let from_dlpack = FROM_DLPACK.get_or_try_init(py, || -> PyResult<Py<PyAny>> {
+        let c = py.import("torch._C")?;
+        Ok(match c.getattr("_from_dlpack") {
+            Ok(f) => f,
+            Err(_) => py.import("torch.utils.dlpack")?.getattr("from_dlpack")?,
+        }
+        .unbind())
+    })?;
     let size = t.dtype().byte_size();
     let data = t.storage().as_ptr().wrapping_add(t.offset() * size) as *mut c_void;
     let mut ex = Box::new(Exported {

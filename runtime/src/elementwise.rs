@@ -517,7 +517,7 @@ mod tests {
     fn bitwise_not_of_bools_is_logical_not() {
         let (attrs, env) = (genie_ir::AttrDict::new(), crate::kernels::SymEnv::new());
         let ty = [genie_ir::Type::tensor(vec![genie_ir::Dim::Static(2)], DType::I1)];
-        let ctx = Ctx { op: "sem.bitwise_not", attrs: &attrs, results: &ty, env: &env };
+        let ctx = Ctx { op: "sem.bitwise_not", attrs: &attrs, results: &ty, unused: &[], env: &env };
         let x = Value::Tensor(Tensor::from_f64(vec![2], DType::I1, vec![1.0, 0.0]).unwrap());
         let out = unary(&ctx, &[x]).unwrap();
         assert_eq!(crate::kernels::tref(&out[0]).unwrap().to_f64(), [0.0, 1.0]);

@@ -24,6 +24,8 @@ pub struct Ctx<'a> {
     pub op: &'a str,
     pub attrs: &'a AttrDict,
     pub results: &'a [Type],
+    /// Per result: true when nothing reads it (empty: all are read).
+    pub unused: &'a [bool],
     pub env: &'a SymEnv,
 }
 
@@ -59,6 +61,11 @@ impl Ctx<'_> {
 
     pub(crate) fn float(&self, name: &str) -> Option<f64> {
         self.attrs.get(name).and_then(Attribute::as_float)
+    }
+
+    /// Whether result `i` is read by anything (a plan output counts).
+    pub(crate) fn result_used(&self, i: usize) -> bool {
+        !self.unused.get(i).copied().unwrap_or(false)
     }
 
     pub(crate) fn flag(&self, name: &str) -> bool {
@@ -1093,10 +1100,11 @@ struct Pool {
     wo: usize,
 }
 
-/// Max pooling of one plane: values and flat indices of the maxima.
+/// Max pooling of one plane: values and, unless `idx` is empty, the flat
+/// indices of the maxima.
 fn max_pool_plane<T: Elem>(plane: &[T], g: &Pool, out: &mut [T], idx: &mut [i64]) {
     if let (Some(p), Some(o)) = (as_f32(plane), as_f32_mut(out)) {
-        return max_pool_plane_f32(p, g, o, idx);
+        return if idx.is_empty() { max_pool_values_f32(p, g, o) } else { max_pool_plane_f32(p, g, o, idx) };
     }
     for y in 0..g.ho {
         for xx in 0..g.wo {
@@ -1121,24 +1129,41 @@ fn max_pool_plane<T: Elem>(plane: &[T], g: &Pool, out: &mut [T], idx: &mut [i64]
                 }
             }
             out[y * g.wo + xx] = T::from_f64(best);
-            idx[y * g.wo + xx] = at as i64;
+            if !idx.is_empty() {
+                idx[y * g.wo + xx] = at as i64;
+            }
         }
+    }
+}
+
+/// Per output position along one axis: the first input coordinate inside
+/// the image and how many taps land inside it.
+fn pool_taps(outputs: usize, s: usize, p: usize, k: usize, d: usize, n: usize) -> Vec<(usize, usize)> {
+    (0..outputs)
+        .map(|o| {
+            let start = (o * s) as isize - p as isize;
+            let first = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
+            let last = (0..k).rev().find(|&t| start + ((t * d) as isize) < n as isize).map_or(0, |t| t + 1);
+            ((start + (first * d) as isize).max(0) as usize, last.saturating_sub(first))
+        })
+        .collect()
+}
+
+/// The larger of two floats, NaN winning (as torch's max pooling does).
+#[inline(always)]
+fn max_nan(m: f32, v: f32) -> f32 {
+    if v > m || v.is_nan() {
+        v
+    } else {
+        m
     }
 }
 
 /// [`max_pool_plane`] for f32: the window is clipped to the image up front.
 fn max_pool_plane_f32(plane: &[f32], g: &Pool, out: &mut [f32], idx: &mut [i64]) {
-    let clip = |o: usize, s: usize, p: usize, k: usize, d: usize, n: usize| -> (usize, usize, usize) {
-        // First tap index inside the image, its coordinate, and the tap count.
-        let start = (o * s) as isize - p as isize;
-        let first = if start >= 0 { 0 } else { ((-start) as usize).div_ceil(d) };
-        let last = (0..k).rev().find(|&t| start + ((t * d) as isize) < n as isize).map_or(0, |t| t + 1);
-        (first, (start + (first * d) as isize).max(0) as usize, last.saturating_sub(first))
-    };
-    for y in 0..g.ho {
-        let (_, iy0, ny) = clip(y, g.s[0], g.p[0], g.k[0], g.d[0], g.h);
-        for xx in 0..g.wo {
-            let (_, ix0, nx) = clip(xx, g.s[1], g.p[1], g.k[1], g.d[1], g.w);
+    let cols = pool_taps(g.wo, g.s[1], g.p[1], g.k[1], g.d[1], g.w);
+    for (y, &(iy0, ny)) in pool_taps(g.ho, g.s[0], g.p[0], g.k[0], g.d[0], g.h).iter().enumerate() {
+        for (xx, &(ix0, nx)) in cols.iter().enumerate() {
             let (mut best, mut at) = (f32::NEG_INFINITY, 0usize);
             for a in 0..ny {
                 let row = (iy0 + a * g.d[0]) * g.w;
@@ -1153,6 +1178,23 @@ fn max_pool_plane_f32(plane: &[f32], g: &Pool, out: &mut [f32], idx: &mut [i64])
             }
             out[y * g.wo + xx] = best;
             idx[y * g.wo + xx] = at as i64;
+        }
+    }
+}
+
+/// Max pooling values only (nothing reads the indices): the window's rows
+/// are reduced first, a whole line at a time (vectorised), then its columns.
+fn max_pool_values_f32(plane: &[f32], g: &Pool, out: &mut [f32]) {
+    let cols = pool_taps(g.wo, g.s[1], g.p[1], g.k[1], g.d[1], g.w);
+    let mut line = vec![f32::NEG_INFINITY; g.w];
+    for (y, &(iy0, ny)) in pool_taps(g.ho, g.s[0], g.p[0], g.k[0], g.d[0], g.h).iter().enumerate() {
+        line.fill(f32::NEG_INFINITY);
+        for a in 0..ny {
+            let src = &plane[(iy0 + a * g.d[0]) * g.w..][..g.w];
+            line.iter_mut().zip(src).for_each(|(m, &v)| *m = max_nan(*m, v));
+        }
+        for (o, &(ix0, nx)) in out[y * g.wo..(y + 1) * g.wo].iter_mut().zip(&cols) {
+            *o = (0..nx).fold(f32::NEG_INFINITY, |m, b| max_nan(m, line[ix0 + b * g.d[1]]));
         }
     }
 }
@@ -1211,9 +1253,15 @@ fn pool2d(ctx: &Ctx, args: &[Value]) -> R {
     let out_t = with_elem!(xc.dtype(), T => {
         let src = xc.as_slice::<T>().ok_or("contiguous input")?;
         let mut out = vec![T::default(); n_out];
-        let mut idx = vec![0i64; if is_max { n_out } else { 0 }];
+        // Inference graphs never read the indices: skip them.
+        let with_indices = is_max && ctx.result_used(1);
+        let mut idx = vec![0i64; if with_indices { n_out } else { 0 }];
         if is_max {
-            out.par_chunks_mut(plane_out).zip(idx.par_chunks_mut(plane_out)).zip(src.par_chunks(plane_in)).for_each(|((o, i), pl)| max_pool_plane(pl, &g, o, i));
+            if with_indices {
+                out.par_chunks_mut(plane_out).zip(idx.par_chunks_mut(plane_out)).zip(src.par_chunks(plane_in)).for_each(|((o, i), pl)| max_pool_plane(pl, &g, o, i));
+            } else {
+                out.par_chunks_mut(plane_out).zip(src.par_chunks(plane_in)).for_each(|(o, pl)| max_pool_plane(pl, &g, o, &mut []));
+            }
         } else {
             out.par_chunks_mut(plane_out).zip(src.par_chunks(plane_in)).for_each(|(o, pl)| avg_pool_plane(pl, &g, include_pad, divisor, o));
         }
@@ -1221,7 +1269,8 @@ fn pool2d(ctx: &Ctx, args: &[Value]) -> R {
     });
     let mut res = vec![Value::Tensor(out_t.0)];
     if is_max {
-        res.push(Value::Tensor(Tensor::from_vec(shape, out_t.1)?));
+        // An index tensor nothing reads is not made.
+        res.push(if out_t.1.is_empty() && n_out > 0 { Value::None } else { Value::Tensor(Tensor::from_vec(shape, out_t.1)?) });
     }
     Ok(res)
 }
@@ -1379,6 +1428,25 @@ pub fn kernel_for(op: &str) -> Option<Kernel> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_pool_values_match_the_indexed_pass() {
+        // Windows over padding, dilation, strides, ties and a NaN.
+        for (h, w, k, s, p, d) in [(9, 11, 3, 2, 1, 1), (8, 8, 2, 2, 0, 1), (10, 7, 3, 1, 1, 2), (5, 5, 3, 3, 1, 1)] {
+            let mut x: Vec<f32> = (0..h * w).map(|i| ((i * 37 % 11) as f32 - 5.0).max(0.0)).collect();
+            x[h * w / 2] = f32::NAN;
+            let g = Pool { h, w, k: [k; 2], s: [s; 2], p: [p; 2], d: [d; 2], ho: pool_len(h, k, s, p, d, false), wo: pool_len(w, k, s, p, d, false) };
+            let n = g.ho * g.wo;
+            let (mut with_idx, mut idx, mut values) = (vec![0f32; n], vec![0i64; n], vec![0f32; n]);
+            max_pool_plane(&x, &g, &mut with_idx, &mut idx);
+            max_pool_plane(&x, &g, &mut values, &mut []);
+            for i in 0..n {
+                assert!(with_idx[i] == values[i] || (with_idx[i].is_nan() && values[i].is_nan()), "h{h} w{w} k{k} s{s} p{p} d{d} at {i}");
+                let v = x[idx[i] as usize];
+                assert!(v == with_idx[i] || v.is_nan());
+            }
+        }
+    }
 
     #[test]
     fn broadcast_offsets_follow_pytorch() {

@@ -24,6 +24,7 @@ pub mod encoder_layer;
 pub mod kernels;
 pub mod linalg;
 pub mod tensor;
+mod winograd;
 
 use genie_codegen::{Plan, Role};
 use genie_ir::{AttrDict, Attribute, Dim, TensorType, Type};
@@ -77,6 +78,8 @@ pub struct Executable {
     results: Vec<Vec<Type>>,
     /// Per instruction: values whose last use it is.
     frees: Vec<Vec<u32>>,
+    /// Per instruction: which results nothing reads (a kernel may skip them).
+    unused: Vec<Vec<bool>>,
     /// Constant data by resource handle, and the type the plan expects.
     constants: HashMap<String, (TensorType, Option<Tensor>)>,
     /// Per instruction: the resource handle it reads, for constants.
@@ -149,6 +152,7 @@ impl Executable {
                 last[o as usize] = Some(pc);
             }
         }
+        let unused = plan.code.iter().map(|ins| ins.results.iter().map(|&r| last[r as usize].is_none() && !plan.outputs.contains(&r)).collect()).collect();
         let mut frees = vec![Vec::new(); plan.code.len()];
         for (v, l) in last.into_iter().enumerate() {
             if let Some(pc) = l {
@@ -157,7 +161,7 @@ impl Executable {
                 }
             }
         }
-        Ok(Executable { backend, plan, kernels, attrs, results, frees, constants, reads_constant, profile: None })
+        Ok(Executable { backend, plan, kernels, attrs, results, frees, unused, constants, reads_constant, profile: None })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -231,7 +235,7 @@ impl Executable {
                     .iter()
                     .map(|&o| slots[o as usize].clone().ok_or_else(|| format!("instruction {pc} ('{op}'): value %{o} is not available")))
                     .collect::<Result<_, _>>()?;
-                let ctx = Ctx { op, attrs, results: &self.results[pc], env: &env };
+                let ctx = Ctx { op, attrs, results: &self.results[pc], unused: &self.unused[pc], env: &env };
                 let start = self.profile.as_ref().map(|_| Instant::now());
                 let outs = (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?;
                 if let (Some(p), Some(t)) = (&self.profile, start) {

@@ -9,10 +9,11 @@
 //! element types compute in f64 and are stored as the plan's result type.
 
 use crate::kernels::{broadcast_shapes, one, tensor, tref, Ctx, R};
-use crate::tensor::{Elem, Tensor, Value};
+use crate::tensor::{assume_init_vec, uninit_vec, Elem, Tensor, Value};
 use genie_ir::DType;
 use rayon::prelude::*;
 use std::ffi::c_void;
+use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::sync::OnceLock;
 
@@ -118,7 +119,7 @@ unsafe fn fortran_gemv<T: Elem>(f: FortranGemv<T>, t: bool, m: c_int, n: c_int, 
 /// with OpenBLAS itself single-threaded, so one thread pool serves kernels
 /// and products alike (two pools spinning on the same cores cost more than
 /// BLAS's own threading gains).
-pub trait Blas: Elem {
+pub trait Blas: Elem + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> {
     /// # Safety
     /// Pointers must cover the matrices their dims and leading dims describe.
     #[allow(clippy::too_many_arguments)]
@@ -202,19 +203,29 @@ pub trait Blas: Elem {
 /// How many parts a product of `work` multiply-adds is split into: one when
 /// small (or when the host's BLAS threads itself), else one per thread.
 fn split_count(work: f64) -> usize {
-    if HOST_BLAS.get().is_some() {
+    if !blas_runs_on_callers_thread() {
         return 1;
     }
-    // OpenBLAS must not start its own threads next to rayon's.
-    static SINGLE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: a plain setter in OpenBLAS's API.
-    SINGLE.call_once(|| unsafe { openblas_set_num_threads(1) });
     let threads = rayon::current_num_threads();
     if threads <= 1 || work < 1.0e6 {
         1
     } else {
         threads
     }
+}
+
+/// Whether a BLAS call runs on the calling thread only (OpenBLAS, made
+/// single-threaded here) rather than on the host BLAS's own threads; products
+/// are then split across rayon's threads by the caller.
+pub(crate) fn blas_runs_on_callers_thread() -> bool {
+    if HOST_BLAS.get().is_some() {
+        return false;
+    }
+    // OpenBLAS must not start its own threads next to rayon's.
+    static SINGLE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: a plain setter in OpenBLAS's API.
+    SINGLE.call_once(|| unsafe { openblas_set_num_threads(1) });
+    true
 }
 
 fn flag(t: bool) -> c_int {
@@ -415,18 +426,18 @@ pub fn pair(ctx: &Ctx, name: &str, default: usize) -> Result<[usize; 2], String>
 
 /// Geometry of a 2-d convolution.
 #[derive(Clone, Copy)]
-struct Conv {
-    c: usize,
-    h: usize,
-    w: usize,
-    cg: usize,
-    kh: usize,
-    kw: usize,
-    stride: [usize; 2],
-    pad: [usize; 2],
-    dil: [usize; 2],
-    ho: usize,
-    wo: usize,
+pub(crate) struct Conv {
+    pub(crate) c: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) cg: usize,
+    pub(crate) kh: usize,
+    pub(crate) kw: usize,
+    pub(crate) stride: [usize; 2],
+    pub(crate) pad: [usize; 2],
+    pub(crate) dil: [usize; 2],
+    pub(crate) ho: usize,
+    pub(crate) wo: usize,
 }
 
 impl Conv {
@@ -436,36 +447,46 @@ impl Conv {
 }
 
 /// Unfolds the `cg` channels of one sample/group plane `x` ([cg, h, w]) into
-/// `col` ([cg*kh*kw, ho*wo]). Each output line is a strided (or, at stride 1,
-/// contiguous) run of an input line with zeros where the window hangs over
-/// the padding.
-fn im2col<T: Elem>(x: &[T], g: &Conv, col: &mut [T]) {
+/// `col` ([cg*kh*kw, ho*wo]), writing every element. Each output line is a
+/// run of an input line with zeros where the window hangs over the padding.
+/// At a column stride above one, each input line is first split into its
+/// stride phases (`x[.., p::stride]` one after another), so every run is
+/// contiguous.
+fn im2col<T: Elem>(x: &[T], g: &Conv, col: &mut [MaybeUninit<T>]) {
     let plane = g.ho * g.wo;
-    let fill = |row: usize, out: &mut [T]| {
+    let s = g.stride[1];
+    let phased;
+    let src_planes = if s == 1 {
+        x
+    } else {
+        phased = split_phases(x, g.w, s);
+        &phased[..]
+    };
+    // Where phase p starts inside a phased line.
+    let phase_start = |p: usize| (0..p).map(|q| (g.w - q).div_ceil(s)).sum::<usize>();
+    let zero = MaybeUninit::new(T::default());
+    let fill = |row: usize, out: &mut [MaybeUninit<T>]| {
         let (ci, a, b) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-        let src = &x[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        let src = &src_planes[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         // Output columns whose input column lies inside the image.
         let shift = (b * g.dil[1]) as isize - g.pad[1] as isize;
-        let s = g.stride[1] as isize;
-        let lo = if shift >= 0 { 0 } else { ((-shift + s - 1) / s) as usize };
-        let hi = ((g.w as isize - shift + s - 1) / s).clamp(0, g.wo as isize) as usize;
+        let si = s as isize;
+        let lo = if shift >= 0 { 0 } else { ((-shift + si - 1) / si) as usize };
+        let hi = ((g.w as isize - shift + si - 1) / si).clamp(0, g.wo as isize) as usize;
+        // Input column x*s + shift sits in phase shift mod s, at x + shift div s.
+        let first = (phase_start(shift.rem_euclid(si) as usize) as isize + lo as isize + shift.div_euclid(si)) as usize;
         for y in 0..g.ho {
             let iy = (y * g.stride[0] + a * g.dil[0]) as isize - g.pad[0] as isize;
             let dst = &mut out[y * g.wo..(y + 1) * g.wo];
             if iy < 0 || iy as usize >= g.h || lo >= hi {
-                dst.fill(T::default());
+                dst.fill(zero);
                 continue;
             }
             let line = &src[iy as usize * g.w..(iy as usize + 1) * g.w];
-            dst[..lo].fill(T::default());
-            dst[hi..].fill(T::default());
-            let first = (lo as isize * s + shift) as usize;
-            if g.stride[1] == 1 {
-                dst[lo..hi].copy_from_slice(&line[first..first + (hi - lo)]);
-            } else {
-                for (d, xi) in dst[lo..hi].iter_mut().zip((first..).step_by(g.stride[1])) {
-                    *d = line[xi];
-                }
+            dst[..lo].fill(zero);
+            dst[hi..].fill(zero);
+            for (d, &v) in dst[lo..hi].iter_mut().zip(&line[first..first + (hi - lo)]) {
+                d.write(v);
             }
         }
     };
@@ -476,6 +497,27 @@ fn im2col<T: Elem>(x: &[T], g: &Conv, col: &mut [T]) {
     }
 }
 
+/// Every line of `x` (lines of `w`) rearranged by phase: the elements at
+/// columns 0, s, 2s, .., then 1, 1+s, .., and so on.
+fn split_phases<T: Elem>(x: &[T], w: usize, s: usize) -> Vec<T> {
+    let mut out = vec![T::default(); x.len()];
+    let split = |(src, dst): (&[T], &mut [T])| {
+        let mut at = 0;
+        for p in 0..s.min(w) {
+            for v in src[p..].iter().step_by(s) {
+                dst[at] = *v;
+                at += 1;
+            }
+        }
+    };
+    if x.len() >= 1 << 16 {
+        x.par_chunks(w).zip(out.par_chunks_mut(w)).for_each(split);
+    } else {
+        x.chunks(w).zip(out.chunks_mut(w)).for_each(split);
+    }
+    out
+}
+
 fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: usize, g: &Conv) -> Result<Tensor, String> {
     let (n, o) = (x.shape[0], w.shape[0]);
     let (xc, wc) = (x.contiguous(), w.contiguous());
@@ -483,12 +525,22 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
     let og = o / groups;
     let k = g.cg * g.kh * g.kw;
     let plane = g.ho * g.wo;
-    let mut out = vec![T::default(); n * o * plane];
-    let mut col = if g.is_pointwise() { vec![] } else { vec![T::default(); k * plane] };
-    // Many pixels, few channels: BLAS is faster on the transposed product
-    // (pixels × channels), transposed back into place afterwards.
-    let pixel_major = plane >= 4 * og;
-    let mut tmp = if pixel_major { vec![T::default(); plane * og] } else { vec![] };
+    if k == 0 || plane == 0 {
+        // No input channels (or no pixels): nothing for BLAS to write.
+        return finish_conv(vec![T::default(); n * o * plane], bias, n, o, g);
+    }
+    if crate::winograd::applies(g, groups, n) {
+        return finish_conv(crate::winograd::conv3x3(xv, wv, n, o, g)?, bias, n, o, g);
+    }
+    // Every element of these is written (by im2col, a product with beta 0 or
+    // the transpose) before it is read.
+    let mut out = uninit_vec::<T>(n * o * plane);
+    let mut col = uninit_vec::<T>(if g.is_pointwise() { 0 } else { k * plane });
+    // Few pixels, many channels (the deep layers): BLAS is faster on the
+    // transposed product (pixels × channels), transposed back into place
+    // afterwards; otherwise it writes the NCHW output directly.
+    let pixel_major = plane < og;
+    let mut tmp = uninit_vec::<T>(if pixel_major { plane * og } else { 0 });
     for ni in 0..n {
         for gi in 0..groups {
             let xs = &xv[(ni * g.c + gi * g.cg) * g.h * g.w..(ni * g.c + (gi + 1) * g.cg) * g.h * g.w];
@@ -496,7 +548,7 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
                 xs.as_ptr()
             } else {
                 im2col(xs, g, &mut col);
-                col.as_ptr()
+                col.as_ptr().cast::<T>()
             };
             let dst = &mut out[(ni * o + gi * og) * plane..(ni * o + (gi + 1) * og) * plane];
             let w_ptr = wv[gi * og * k..].as_ptr();
@@ -504,9 +556,9 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
             // column matrix k*plane, the destination og*plane (as does tmp).
             unsafe {
                 if pixel_major {
-                    T::gemm(true, true, int(plane)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(plane)?, w_ptr, int(k)?, T::default(), tmp.as_mut_ptr(), int(og)?);
+                    T::gemm(true, true, int(plane)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(plane)?, w_ptr, int(k)?, T::default(), tmp.as_mut_ptr().cast::<T>(), int(og)?);
                 } else {
-                    T::gemm(false, false, int(og)?, int(plane)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(plane)?, T::default(), dst.as_mut_ptr(), int(plane)?);
+                    T::gemm(false, false, int(og)?, int(plane)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(plane)?, T::default(), dst.as_mut_ptr().cast::<T>(), int(plane)?);
                 }
             }
             if pixel_major {
@@ -522,7 +574,8 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
             }
         }
     }
-    finish_conv(out, bias, n, o, g)
+    // SAFETY: every output element was written (see above).
+    finish_conv(unsafe { assume_init_vec(out) }, bias, n, o, g)
 }
 
 /// Adds the bias per output channel and wraps the NCHW result.
@@ -582,13 +635,15 @@ mod tests {
 
     #[test]
     fn im2col_matches_the_definition() {
-        for (h, w, k, stride, pad, dil) in [(5, 6, 3, 1, 1, 1), (7, 7, 3, 2, 1, 1), (6, 5, 2, 3, 2, 2), (4, 4, 1, 2, 0, 1), (3, 3, 3, 1, 0, 1)] {
+        for (h, w, k, stride, pad, dil) in [(5, 6, 3, 1, 1, 1), (7, 7, 3, 2, 1, 1), (6, 5, 2, 3, 2, 2), (4, 4, 1, 2, 0, 1), (3, 3, 3, 1, 0, 1), (9, 11, 3, 4, 1, 1), (64, 64, 7, 2, 3, 1), (130, 262, 3, 2, 1, 1)] {
             let x: Vec<f32> = (0..2 * h * w).map(|i| i as f32 + 1.0).collect();
             let ho = (h + 2 * pad - dil * (k - 1) - 1) / stride + 1;
             let wo = (w + 2 * pad - dil * (k - 1) - 1) / stride + 1;
             let g = Conv { c: 2, h, w, cg: 2, kh: k, kw: k, stride: [stride; 2], pad: [pad; 2], dil: [dil; 2], ho, wo };
-            let mut col = vec![-1f32; 2 * k * k * ho * wo];
+            let mut col = uninit_vec::<f32>(2 * k * k * ho * wo);
             im2col(&x, &g, &mut col);
+            // SAFETY: im2col writes every element.
+            let col = unsafe { assume_init_vec(col) };
             for (row, line) in col.chunks(ho * wo).enumerate() {
                 let (ci, a, b) = (row / (k * k), (row / k) % k, row % k);
                 for (i, &v) in line.iter().enumerate() {

@@ -161,6 +161,27 @@ pub fn words_as_bytes(words: &mut [u64], bytes: usize) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), bytes) }
 }
 
+/// A buffer of `n` elements not yet written: for kernels that write every
+/// element (a copy, a fill, a BLAS product with beta 0) before anything
+/// reads it, which would otherwise pay a zeroing pass over it first.
+pub(crate) fn uninit_vec<T>(n: usize) -> Vec<std::mem::MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(n);
+    // SAFETY: MaybeUninit<T> needs no initialisation.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// The buffer of [`uninit_vec`] once written.
+///
+/// # Safety
+/// Every element must have been written.
+pub(crate) unsafe fn assume_init_vec<T>(v: Vec<std::mem::MaybeUninit<T>>) -> Vec<T> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // SAFETY: same allocation, layout and length; the caller vouches that the
+    // elements are initialised.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<T>(), v.len(), v.capacity()) }
+}
+
 pub fn numel(shape: &[usize]) -> usize {
     shape.iter().product()
 }

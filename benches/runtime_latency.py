@@ -14,8 +14,8 @@
 
 Each workload compiles once (the first call, reported but not timed), runs
 warm-up calls, then times genie and eager samples alternately (each after
-one untimed call of the same side, so neither pays for the other's spinning
-threads): median and
+a 0.1 s pause and one untimed call of the same side, so neither pays for
+the other's spinning threads): median and
 min/max over 5 runs (BENCH=full: 20). Every result is checked: no eager
 fallback, the graphs ran on the runtime, no recompilation while timing,
 outputs close to eager (rtol 1e-4, atol 1e-5). A check that fails is printed
@@ -48,6 +48,8 @@ import genie  # noqa: E402
 from genie.graph_capture import SEM_PIPELINE, Capture  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Seconds between the two sides' samples for idle threads to stop spinning.
+SETTLE_S = 0.1
 WORKLOADS = ["gpt2-decode", "gpt2-prefill", "resnet18-b1", "resnet18-b8", "tiny-ops"]
 PROFILES = {"quick": {"runs": 5, "warmup": 2}, "full": {"runs": 20, "warmup": 3}}
 RTOL, ATOL = 1e-4, 1e-5
@@ -148,14 +150,17 @@ def measure(name, workload, runs, warmup):
             timed(workload.fn, workload)
         graphs, calls = len(cap.graphs), cap.runtime_calls
         genie_s, eager_s = [], []
-        # Alternate, so drift hits both sides alike; one untimed call before
-        # each sample lets the other side's idle threads (OpenMP, OpenBLAS,
-        # rayon spin for a while after work) settle, so neither side pays for
-        # the other's leftovers.
+        # Alternate, so drift hits both sides alike. Idle worker threads spin
+        # for a while after work (OpenMP's for ~10+ ms, then rayon's and
+        # OpenBLAS's): a pause lets the other side's go to sleep, so neither
+        # side pays for the other's leftovers (a program runs one or the
+        # other, not both), and one untimed call then warms this side up.
         for _ in range(runs):
+            time.sleep(SETTLE_S)
             timed(compiled, workload)
             s, got = timed(compiled, workload)
             genie_s.append(s)
+            time.sleep(SETTLE_S)
             timed(workload.fn, workload)
             s, want = timed(workload.fn, workload)
             eager_s.append(s)

@@ -446,28 +446,26 @@ impl Conv {
     }
 }
 
-/// Unfolds the `cg` channels of one sample/group plane `x` ([cg, h, w]) into
-/// `col` ([cg*kh*kw, ho*wo]), writing every element. Each output line is a
-/// run of an input line with zeros where the window hangs over the padding.
-/// At a column stride above one, each input line is first split into its
-/// stride phases (`x[.., p::stride]` one after another), so every run is
-/// contiguous.
-fn im2col<T: Elem>(x: &[T], g: &Conv, col: &mut [MaybeUninit<T>]) {
+/// Unfolds the `cg` channels of the sample/group planes `xs` (each [cg, h,
+/// w]) into `col` ([cg*kh*kw, samples*ho*wo]: each row holds every sample's
+/// pixels in turn), writing every element. Each output line is a run of an
+/// input line with zeros where the window hangs over the padding. At a
+/// column stride above one, each input line is first split into its stride
+/// phases (`x[.., p::stride]` one after another), so every run is contiguous.
+fn im2col<T: Elem>(xs: &[&[T]], g: &Conv, col: &mut [MaybeUninit<T>]) {
     let plane = g.ho * g.wo;
     let s = g.stride[1];
-    let phased;
-    let src_planes = if s == 1 {
-        x
-    } else {
-        phased = split_phases(x, g.w, s);
-        &phased[..]
-    };
+    let count = xs.len();
+    let phased: Vec<Vec<T>> = if s == 1 { vec![] } else { xs.iter().map(|x| split_phases(x, g.w, s)).collect() };
+    let sample = |i: usize| if s == 1 { xs[i] } else { &phased[i][..] };
     // Where phase p starts inside a phased line.
     let phase_start = |p: usize| (0..p).map(|q| (g.w - q).div_ceil(s)).sum::<usize>();
     let zero = MaybeUninit::new(T::default());
-    let fill = |row: usize, out: &mut [MaybeUninit<T>]| {
+    // Chunk j of `col` is row j / count for sample j % count.
+    let fill = |j: usize, out: &mut [MaybeUninit<T>]| {
+        let row = j / count;
         let (ci, a, b) = (row / (g.kh * g.kw), (row / g.kw) % g.kh, row % g.kw);
-        let src = &src_planes[ci * g.h * g.w..(ci + 1) * g.h * g.w];
+        let src = &sample(j % count)[ci * g.h * g.w..(ci + 1) * g.h * g.w];
         // Output columns whose input column lies inside the image.
         let shift = (b * g.dil[1]) as isize - g.pad[1] as isize;
         let si = s as isize;
@@ -532,43 +530,61 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
     if crate::winograd::applies(g, groups, n) {
         return finish_conv(crate::winograd::conv3x3(xv, wv, n, o, g)?, bias, n, o, g);
     }
+    // Small planes: several samples share one product (wider, so faster);
+    // pointwise convolutions read the input in place, one sample at a time.
+    let batch = if g.is_pointwise() { 1 } else { samples_per_product(plane, k, n) };
     // Every element of these is written (by im2col, a product with beta 0 or
-    // the transpose) before it is read.
+    // the copy back) before it is read.
     let mut out = uninit_vec::<T>(n * o * plane);
-    let mut col = uninit_vec::<T>(if g.is_pointwise() { 0 } else { k * plane });
-    // Few pixels, many channels (the deep layers): BLAS is faster on the
-    // transposed product (pixels × channels), transposed back into place
-    // afterwards; otherwise it writes the NCHW output directly.
-    let pixel_major = plane < og;
-    let mut tmp = uninit_vec::<T>(if pixel_major { plane * og } else { 0 });
-    for ni in 0..n {
+    let mut col = uninit_vec::<T>(if g.is_pointwise() { 0 } else { k * batch * plane });
+    let mut tmp = uninit_vec::<T>(if batch == 1 && plane >= og { 0 } else { batch * plane * og });
+    for first in (0..n).step_by(batch) {
+        let count = batch.min(n - first);
+        let cols = count * plane;
+        // Few pixels, many channels (the deep layers): BLAS is faster on the
+        // transposed product (pixels × channels), transposed back into place
+        // afterwards; otherwise it writes output channels × pixels, straight
+        // into the NCHW output when there is one sample.
+        let pixel_major = cols < og;
+        let direct = count == 1 && !pixel_major;
         for gi in 0..groups {
-            let xs = &xv[(ni * g.c + gi * g.cg) * g.h * g.w..(ni * g.c + (gi + 1) * g.cg) * g.h * g.w];
+            let input = |s: usize| &xv[((first + s) * g.c + gi * g.cg) * g.h * g.w..][..g.cg * g.h * g.w];
             let b_ptr = if g.is_pointwise() {
-                xs.as_ptr()
+                input(0).as_ptr()
             } else {
-                im2col(xs, g, &mut col);
+                let xs: Vec<&[T]> = (0..count).map(input).collect();
+                im2col(&xs, g, &mut col[..k * cols]);
                 col.as_ptr().cast::<T>()
             };
-            let dst = &mut out[(ni * o + gi * og) * plane..(ni * o + (gi + 1) * og) * plane];
             let w_ptr = wv[gi * og * k..].as_ptr();
+            let dst_ptr = if direct { out[(first * o + gi * og) * plane..].as_mut_ptr() } else { tmp.as_mut_ptr() }.cast::<T>();
             // SAFETY: weights hold og*k elements from this group's start, the
-            // column matrix k*plane, the destination og*plane (as does tmp).
+            // column matrix k*cols, the destination og*cols (out or tmp).
             unsafe {
                 if pixel_major {
-                    T::gemm(true, true, int(plane)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(plane)?, w_ptr, int(k)?, T::default(), tmp.as_mut_ptr().cast::<T>(), int(og)?);
+                    T::gemm(true, true, int(cols)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(cols)?, w_ptr, int(k)?, T::default(), dst_ptr, int(og)?);
                 } else {
-                    T::gemm(false, false, int(og)?, int(plane)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(plane)?, T::default(), dst.as_mut_ptr().cast::<T>(), int(plane)?);
+                    T::gemm(false, false, int(og)?, int(cols)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(cols)?, T::default(), dst_ptr, int(cols)?);
                 }
             }
-            if pixel_major {
-                // Blocks of pixels keep both sides of the transpose in cache.
-                for p0 in (0..plane).step_by(64) {
-                    let p1 = (p0 + 64).min(plane);
-                    for (oc, line) in dst.chunks_mut(plane).enumerate() {
-                        for p in p0..p1 {
-                            line[p] = tmp[p * og + oc];
+            if direct {
+                continue;
+            }
+            for si in 0..count {
+                let dst = &mut out[((first + si) * o + gi * og) * plane..][..og * plane];
+                if pixel_major {
+                    // Blocks of pixels keep both sides of the transpose in cache.
+                    for p0 in (0..plane).step_by(64) {
+                        let p1 = (p0 + 64).min(plane);
+                        for (oc, line) in dst.chunks_mut(plane).enumerate() {
+                            for p in p0..p1 {
+                                line[p] = tmp[(si * plane + p) * og + oc];
+                            }
                         }
+                    }
+                } else {
+                    for (oc, line) in dst.chunks_mut(plane).enumerate() {
+                        line.copy_from_slice(&tmp[oc * cols + si * plane..][..plane]);
                     }
                 }
             }
@@ -576,6 +592,14 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
     }
     // SAFETY: every output element was written (see above).
     finish_conv(unsafe { assume_init_vec(out) }, bias, n, o, g)
+}
+
+/// How many samples' pixels go through one product: enough for about a
+/// thousand columns, within 32 MiB of unfolded input.
+fn samples_per_product(plane: usize, k: usize, n: usize) -> usize {
+    let by_width = 1024usize.div_ceil(plane.max(1));
+    let by_memory = (32usize << 20) / (k * plane * 8).max(1);
+    by_width.min(by_memory).clamp(1, n.max(1))
 }
 
 /// Adds the bias per output channel and wraps the NCHW result.
@@ -634,6 +658,46 @@ mod tests {
     }
 
     #[test]
+    fn convolution_matches_the_definition_across_batching_and_layouts() {
+        // (n, c, o, h, w, k, stride, pad, groups): samples batched into one
+        // product (both orientations), grouped, pointwise, one sample direct.
+        for (n, c, o, h, w, k, st, pad, groups) in [(3, 4, 6, 5, 5, 3, 2, 1, 1), (3, 4, 64, 5, 5, 3, 2, 1, 1), (2, 4, 6, 6, 6, 3, 1, 1, 2), (2, 3, 5, 4, 4, 1, 1, 0, 1), (1, 3, 4, 40, 40, 3, 2, 1, 1)] {
+            let cg = c / groups;
+            let og = o / groups;
+            let ho = (h + 2 * pad - k) / st + 1;
+            let wo = (w + 2 * pad - k) / st + 1;
+            let xv: Vec<f64> = (0..n * c * h * w).map(|i| ((i * 7919 % 89) as f64 - 44.0) / 8.0).collect();
+            let wv: Vec<f64> = (0..o * cg * k * k).map(|i| ((i * 104729 % 53) as f64 - 26.0) / 16.0).collect();
+            let x = Tensor::from_vec(vec![n, c, h, w], xv.clone()).unwrap();
+            let wt = Tensor::from_vec(vec![o, cg, k, k], wv.clone()).unwrap();
+            let g = Conv { c, h, w, cg, kh: k, kw: k, stride: [st; 2], pad: [pad; 2], dil: [1, 1], ho, wo };
+            let got = conv_typed::<f64>(&x, &wt, None, groups, &g).unwrap().to_vec::<f64>().unwrap();
+            for s in 0..n {
+                for oc in 0..o {
+                    let gi = oc / og;
+                    for y in 0..ho {
+                        for xx in 0..wo {
+                            let mut want = 0.0;
+                            for ci in 0..cg {
+                                for a in 0..k {
+                                    for b in 0..k {
+                                        let (iy, ix) = ((y * st + a) as isize - pad as isize, (xx * st + b) as isize - pad as isize);
+                                        if iy >= 0 && ix >= 0 && (iy as usize) < h && (ix as usize) < w {
+                                            want += xv[((s * c + gi * cg + ci) * h + iy as usize) * w + ix as usize] * wv[((oc * cg + ci) * k + a) * k + b];
+                                        }
+                                    }
+                                }
+                            }
+                            let at = ((s * o + oc) * ho + y) * wo + xx;
+                            assert!((got[at] - want).abs() < 1e-9, "case n{n} c{c} o{o} {h}x{w} k{k} s{st} g{groups}: sample {s} channel {oc} ({y}, {xx}) is {}, want {want}", got[at]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn im2col_matches_the_definition() {
         for (h, w, k, stride, pad, dil) in [(5, 6, 3, 1, 1, 1), (7, 7, 3, 2, 1, 1), (6, 5, 2, 3, 2, 2), (4, 4, 1, 2, 0, 1), (3, 3, 3, 1, 0, 1), (9, 11, 3, 4, 1, 1), (64, 64, 7, 2, 3, 1), (130, 262, 3, 2, 1, 1)] {
             let x: Vec<f32> = (0..2 * h * w).map(|i| i as f32 + 1.0).collect();
@@ -641,7 +705,7 @@ mod tests {
             let wo = (w + 2 * pad - dil * (k - 1) - 1) / stride + 1;
             let g = Conv { c: 2, h, w, cg: 2, kh: k, kw: k, stride: [stride; 2], pad: [pad; 2], dil: [dil; 2], ho, wo };
             let mut col = uninit_vec::<f32>(2 * k * k * ho * wo);
-            im2col(&x, &g, &mut col);
+            im2col(&[&x[..]], &g, &mut col);
             // SAFETY: im2col writes every element.
             let col = unsafe { assume_init_vec(col) };
             for (row, line) in col.chunks(ho * wo).enumerate() {

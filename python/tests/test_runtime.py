@@ -199,6 +199,21 @@ def test_embedding_bags(mode):
     assert cap.runtime_calls == 1
 
 
+@pytest.mark.parametrize("mode", ["sum", "max"])
+def test_large_embedding_bags_run_in_parallel_and_match(mode):
+    # Enough lookups (1,024 × 64) for the bags to be summed on all threads;
+    # weighted per sample in sum mode.
+    torch.manual_seed(0)
+    bags = torch.nn.EmbeddingBag(1000, 64, mode=mode).eval()
+    idx = torch.randint(0, 1000, (1024,))
+    offsets = torch.arange(0, 1024, 8)
+    weights = torch.rand(1024) if mode == "sum" else None
+    fn, cap = compiled(lambda i, o, w: bags(i, o, per_sample_weights=w))
+    with torch.no_grad():
+        close(fn(idx, offsets, weights), bags(idx, offsets, per_sample_weights=weights))
+    assert cap.runtime_calls == 1
+
+
 def test_dlrm_matches_eager():
     torch.manual_seed(0)
     model = census.DLRM().eval()

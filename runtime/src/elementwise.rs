@@ -13,7 +13,7 @@ use genie_ir::{Attribute, DType};
 use rayon::prelude::*;
 
 /// Outputs at least this large are split across threads.
-const PARALLEL_MIN: usize = 1 << 15;
+pub(crate) const PARALLEL_MIN: usize = 1 << 15;
 
 /// `f` applied to the elements of `ins` broadcast to `shape`.
 pub fn zip_map<T: Elem, O: Elem, const N: usize>(ins: [&Tensor; N], shape: &[usize], f: impl Fn([T; N]) -> O + Sync) -> Result<Tensor, String> {

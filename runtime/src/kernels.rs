@@ -9,7 +9,7 @@
 
 use crate::backward;
 use crate::encoder_layer;
-use crate::elementwise::{self, scalar_value};
+use crate::elementwise::{self, scalar_value, PARALLEL_MIN};
 use crate::linalg::{self, pair};
 use crate::tensor::{numel, strides, Elem, Tensor, Value};
 use crate::with_elem;
@@ -688,6 +688,23 @@ fn embedding(_ctx: &Ctx, args: &[Value]) -> R {
 /// 2 max). Bag `b` holds `indices[offsets[b]..offsets[b+1]]`; indices equal
 /// to `padding_idx` are skipped. Returns (result, offset2bag, bag_size,
 /// max_indices) as PyTorch's CPU kernel does.
+/// How many lookups ahead an embedding bag prefetches its rows.
+const PREFETCH_AHEAD: usize = 16;
+
+/// Hints the CPU to load `t[first..first + len]` into cache (no effect
+/// where there is no prefetch instruction, or when the range is outside `t`).
+#[inline(always)]
+fn prefetch(t: &[f32], first: usize, len: usize) {
+    if first + len > t.len() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    for at in (0..len).step_by(16) {
+        // SAFETY: a prefetch never faults, and the address lies inside `t`.
+        unsafe { std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(t.as_ptr().add(first + at).cast::<i8>()) };
+    }
+}
+
 fn embedding_bag(ctx: &Ctx, args: &[Value]) -> R {
     let (w, idx, offs) = (tref(&args[0])?, tref(&args[1])?, tref(&args[2])?);
     let psw = match args.get(3) {
@@ -706,50 +723,72 @@ fn embedding_bag(ctx: &Ctx, args: &[Value]) -> R {
     let n = ids.len();
     let bags = if ctx.flag("include_last_offset") { starts.len().saturating_sub(1) } else { starts.len() };
     let padding = ctx.int("padding_idx")?.filter(|&p| p >= 0);
+    // Each bag's span of indices, checked up front.
+    let spans = (0..bags)
+        .map(|b| {
+            let lo = usize::try_from(starts[b]).map_err(|_| format!("negative offset {}", starts[b]))?;
+            let hi = if b + 1 < starts.len() { usize::try_from(starts[b + 1]).map_err(|_| format!("negative offset {}", starts[b + 1]))? } else { n };
+            if lo > hi || hi > n {
+                return Err(format!("bag {b} spans indices {lo}..{hi} of {n}"));
+            }
+            Ok((lo, hi))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    if let Some(&r) = ids.iter().find(|&&r| Some(r) != padding && (r < 0 || r as usize >= rows)) {
+        return Err(format!("embedding bag index {r} out of range for {rows} rows"));
+    }
     // Rows are read in place: converting a whole (large) table per call
     // costs far more than the lookups.
     let f32_table = w.as_slice::<f32>();
     let other_table = if f32_table.is_none() { w.to_f64() } else { vec![] };
-    let element = |i: usize| f32_table.map_or_else(|| other_table[i], |t| f64::from(t[i]));
     let mut out = vec![0.0; bags * dim];
-    let mut offset2bag = vec![0.0; n];
-    let mut bag_size = vec![0.0; bags];
     let mut max_idx = vec![-1.0; if mode == 2 { bags * dim } else { bags }];
-    for b in 0..bags {
-        let lo = usize::try_from(starts[b]).map_err(|_| format!("negative offset {}", starts[b]))?;
-        let hi = if b + 1 < starts.len() { usize::try_from(starts[b + 1]).map_err(|_| format!("negative offset {}", starts[b + 1]))? } else { n };
-        if lo > hi || hi > n {
-            return Err(format!("bag {b} spans indices {lo}..{hi} of {n}"));
-        }
-        let acc = &mut out[b * dim..(b + 1) * dim];
-        let mut count = 0;
+    let idx_width = if mode == 2 { dim } else { 1 };
+    // One bag: accumulate its rows (a whole row slice at a time), in f64.
+    let bag = |b: usize, acc: &mut [f64], arg: &mut [f64]| -> f64 {
+        let (lo, hi) = spans[b];
+        let mut count = 0usize;
         for (j, &r) in ids.iter().enumerate().take(hi).skip(lo) {
-            offset2bag[j] = b as f64;
+            // Rows are scattered over a large table: ask for the row a few
+            // lookups ahead now, so its cache misses overlap this row's work.
+            if let (Some(t), Some(&ahead)) = (f32_table, ids.get(j + PREFETCH_AHEAD)) {
+                prefetch(t, ahead as usize * dim, dim);
+            }
             if Some(r) == padding {
                 continue;
             }
-            if r < 0 || r as usize >= rows {
-                return Err(format!("embedding bag index {r} out of range for {rows} rows"));
-            }
             let first = r as usize * dim;
             let scale = psw.as_ref().map_or(1.0, |p| p[j]);
-            for (k, a) in acc.iter_mut().enumerate() {
-                let v = element(first + k);
-                if mode == 2 {
-                    if count == 0 || v > *a {
-                        *a = v;
-                        max_idx[b * dim + k] = r as f64;
+            if mode == 2 {
+                for k in 0..dim {
+                    let v = f32_table.map_or_else(|| other_table[first + k], |t| f64::from(t[first + k]));
+                    if count == 0 || v > acc[k] {
+                        acc[k] = v;
+                        arg[k] = r as f64;
                     }
-                } else {
-                    *a += scale * v;
                 }
+            } else if let Some(t) = f32_table {
+                acc.iter_mut().zip(&t[first..first + dim]).for_each(|(a, &v)| *a += scale * f64::from(v));
+            } else {
+                acc.iter_mut().zip(&other_table[first..first + dim]).for_each(|(a, &v)| *a += scale * v);
             }
             count += 1;
         }
         if mode == 1 && count > 0 {
             acc.iter_mut().for_each(|a| *a /= count as f64);
         }
-        bag_size[b] = count as f64;
+        count as f64
+    };
+    let mut bag_size = vec![0.0; bags];
+    let work = |((b, (acc, arg)), size): ((usize, (&mut [f64], &mut [f64])), &mut f64)| *size = bag(b, acc, arg);
+    if n * dim >= PARALLEL_MIN && dim > 0 {
+        out.par_chunks_mut(dim).zip(max_idx.par_chunks_mut(idx_width)).enumerate().zip(bag_size.par_iter_mut()).for_each(work);
+    } else if dim > 0 {
+        out.chunks_mut(dim).zip(max_idx.chunks_mut(idx_width)).enumerate().zip(bag_size.iter_mut()).for_each(work);
+    }
+    let mut offset2bag = vec![0.0; n];
+    for (b, &(lo, hi)) in spans.iter().enumerate() {
+        offset2bag[lo..hi].fill(b as f64);
     }
     Ok(vec![
         Value::Tensor(Tensor::from_f64(vec![bags, dim], ctx.out_dtype(0)?, out)?),

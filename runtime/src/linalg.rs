@@ -530,13 +530,15 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
     if crate::winograd::applies(g, groups, n) {
         return finish_conv(crate::winograd::conv3x3(xv, wv, n, o, g)?, bias, n, o, g);
     }
-    // Small planes: several samples share one product (wider, so faster);
-    // pointwise convolutions read the input in place, one sample at a time.
-    let batch = if g.is_pointwise() { 1 } else { samples_per_product(plane, k, n) };
+    // Small planes: several samples share one product (wider, so faster;
+    // for a pointwise convolution that costs a copy of the input). Large
+    // pointwise ones read the input in place, one sample at a time.
+    let batch = samples_per_product(plane, k, n);
+    let in_place = g.is_pointwise() && batch == 1;
     // Every element of these is written (by im2col, a product with beta 0 or
     // the copy back) before it is read.
     let mut out = uninit_vec::<T>(n * o * plane);
-    let mut col = uninit_vec::<T>(if g.is_pointwise() { 0 } else { k * batch * plane });
+    let mut col = uninit_vec::<T>(if in_place { 0 } else { k * batch * plane });
     let mut tmp = uninit_vec::<T>(if batch == 1 && plane >= og { 0 } else { batch * plane * og });
     for first in (0..n).step_by(batch) {
         let count = batch.min(n - first);
@@ -549,7 +551,7 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
         let direct = count == 1 && !pixel_major;
         for gi in 0..groups {
             let input = |s: usize| &xv[((first + s) * g.c + gi * g.cg) * g.h * g.w..][..g.cg * g.h * g.w];
-            let b_ptr = if g.is_pointwise() {
+            let b_ptr = if in_place {
                 input(0).as_ptr()
             } else {
                 let xs: Vec<&[T]> = (0..count).map(input).collect();
@@ -660,8 +662,9 @@ mod tests {
     #[test]
     fn convolution_matches_the_definition_across_batching_and_layouts() {
         // (n, c, o, h, w, k, stride, pad, groups): samples batched into one
-        // product (both orientations), grouped, pointwise, one sample direct.
-        for (n, c, o, h, w, k, st, pad, groups) in [(3, 4, 6, 5, 5, 3, 2, 1, 1), (3, 4, 64, 5, 5, 3, 2, 1, 1), (2, 4, 6, 6, 6, 3, 1, 1, 2), (2, 3, 5, 4, 4, 1, 1, 0, 1), (1, 3, 4, 40, 40, 3, 2, 1, 1)] {
+        // product (both orientations), grouped, pointwise (copied and batched, or
+        // read in place), one sample direct.
+        for (n, c, o, h, w, k, st, pad, groups) in [(3, 4, 6, 5, 5, 3, 2, 1, 1), (3, 4, 64, 5, 5, 3, 2, 1, 1), (2, 4, 6, 6, 6, 3, 1, 1, 2), (2, 3, 5, 4, 4, 1, 1, 0, 1), (2, 3, 5, 32, 32, 1, 1, 0, 1), (1, 3, 4, 40, 40, 3, 2, 1, 1)] {
             let cg = c / groups;
             let og = o / groups;
             let ho = (h + 2 * pad - k) / st + 1;

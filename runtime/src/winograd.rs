@@ -27,7 +27,7 @@ const MIN_PIXELS: usize = 1024;
 
 /// Whether `g` (with `groups` groups and batch `n`) takes this path.
 pub(crate) fn applies(g: &Conv, groups: usize, n: usize) -> bool {
-    groups == 1 && g.kh == 3 && g.kw == 3 && g.stride == [1, 1] && g.dil == [1, 1] && g.pad[0] <= 2 && g.pad[1] <= 2 && n * g.ho * g.wo >= MIN_PIXELS
+    groups == 1 && g.kh == 3 && g.kw == 3 && g.stride == [1, 1] && g.dil == [1, 1] && n * g.ho * g.wo >= MIN_PIXELS
 }
 
 /// U[ξ][o][c] for every filter of `w` ([o, c, 3, 3], contiguous).
@@ -45,13 +45,13 @@ fn transform_filters<T: Blas>(w: &[T], o: usize, c: usize) -> Vec<T> {
         for j in 0..3 {
             let (a, b, cc) = (g[j], g[3 + j], g[6 + j]);
             gg[0][j] = a;
-            gg[1][j] = mul(add(add(a, b), cc), half);
-            gg[2][j] = mul(add(sub(a, b), cc), half);
+            gg[1][j] = (a + b + cc) * half;
+            gg[2][j] = (a - b + cc) * half;
             gg[3][j] = cc;
         }
         for (i, row) in gg.iter().enumerate() {
             let (a, b, cc) = (row[0], row[1], row[2]);
-            let vals = [a, mul(add(add(a, b), cc), half), mul(add(sub(a, b), cc), half), cc];
+            let vals = [a, (a + b + cc) * half, (a - b + cc) * half, cc];
             for (j, v) in vals.into_iter().enumerate() {
                 // SAFETY: (4i+j)*plane + f < 16*plane, and only task f writes index f of a plane.
                 unsafe { *(u_addr as *mut T).add((4 * i + j) * plane + f) = v };
@@ -213,21 +213,6 @@ pub(crate) fn conv3x3<T: Blas>(x: &[T], w: &[T], n: usize, o: usize, g: &Conv) -
 }
 
 const BUDGET_BYTES: usize = 48 << 20;
-
-#[inline(always)]
-fn add<T: Blas>(a: T, b: T) -> T {
-    a + b
-}
-
-#[inline(always)]
-fn sub<T: Blas>(a: T, b: T) -> T {
-    a - b
-}
-
-#[inline(always)]
-fn mul<T: Blas>(a: T, b: T) -> T {
-    a * b
-}
 
 #[cfg(test)]
 mod tests {

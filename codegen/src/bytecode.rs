@@ -570,11 +570,12 @@ pub fn verify(plan: &Plan) -> Result<(), PlanError> {
         }
     }
     let mut defined = vec![false; n_values];
-    fn define(defined: &mut [bool], id: u32, what: &str) -> Result<(), PlanError> {
+    // `what` names the definer for an error only: no formatting when the check passes.
+    fn define(defined: &mut [bool], id: u32, what: impl Fn() -> String) -> Result<(), PlanError> {
         let n = defined.len();
         match defined.get_mut(id as usize) {
-            None => invalid(format!("{what} names value %{id} of {n}")),
-            Some(true) => invalid(format!("{what} redefines value %{id}")),
+            None => invalid(format!("{} names value %{id} of {n}", what())),
+            Some(true) => invalid(format!("{} redefines value %{id}", what())),
             Some(d) => {
                 *d = true;
                 Ok(())
@@ -582,7 +583,7 @@ pub fn verify(plan: &Plan) -> Result<(), PlanError> {
         }
     }
     for &i in &plan.inputs {
-        define(&mut defined, i, "the input list")?;
+        define(&mut defined, i, || "the input list".into())?;
         if !matches!(plan.values[i as usize].role, Role::Input | Role::Weight) {
             return invalid(format!("input %{i} has role {}", plan.values[i as usize].role.name()));
         }
@@ -618,7 +619,7 @@ pub fn verify(plan: &Plan) -> Result<(), PlanError> {
             }
         }
         for &r in &ins.results {
-            define(&mut defined, r, &format!("instruction {pc} ('{name}')"))?;
+            define(&mut defined, r, || format!("instruction {pc} ('{name}')"))?;
         }
     }
     for &o in &plan.outputs {

@@ -16,6 +16,7 @@ does both. Writes target/bench/remote_runtime.json.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import socket
@@ -171,18 +172,15 @@ def recv_exact(s, n):
 PLACEMENTS = {"cross_core": (0, 1), "same_core": (0, 0)}
 
 
+@contextlib.contextmanager
 def pinned(cpu):
     """Runs the block with this process (and what it starts) on one CPU."""
-
-    class Pin:
-        def __enter__(self):
-            self.saved = os.sched_getaffinity(0)
-            os.sched_setaffinity(0, {cpu})
-
-        def __exit__(self, *exc):
-            os.sched_setaffinity(0, self.saved)
-
-    return Pin()
+    saved = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {cpu})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, saved)
 
 
 def bench_calls(n_calls):
@@ -198,19 +196,14 @@ def bench_calls(n_calls):
             proc, addr = start_server()
         try:
             with pinned(client_cpu):
-                out[name] = _time_calls(f"tcp://{addr}", n_calls, lambda n: _start_echo(server_cpu, n))
+                out[name] = _time_calls(f"tcp://{addr}", n_calls, server_cpu)
         finally:
             proc.terminate()
             proc.wait()
     return out
 
 
-def _start_echo(cpu, n):
-    with pinned(cpu):
-        return raw_peer("echo", n)
-
-
-def _time_calls(url, n_calls, start_echo):
+def _time_calls(url, n_calls, echo_cpu):
     from genie._genie import RemoteClient, parse, plan_hash
 
     f = torch.compile(lambda x: x + 1, backend="genie", options={"remote": url}, dynamic=False)
@@ -227,7 +220,8 @@ def _time_calls(url, n_calls, start_echo):
     c.run(exe, [x], [True], [])
     frame = c.stats()["bytes_sent"] - s0["bytes_sent"]
 
-    p, s = start_echo(frame)
+    with pinned(echo_cpu):
+        p, s = raw_peer("echo", frame)
     payload = bytes(frame)
 
     def raw():

@@ -8,7 +8,8 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use genie_benches::{gpt2_like_module, BENCH_OPS};
-use genie_codegen::{compile_module, decode, encode, verify};
+use genie_codegen::compile_module;
+use genie_plan::{decode, encode, verify};
 use genie_ir::parse_module;
 use genie_passes::lower_to_exec::LowerToExec;
 use genie_passes::Pass;

@@ -38,7 +38,7 @@ fn tiny_call(c: &mut Criterion) {
     let addr = genie_benches::start_remote_server(1, 1 << 30);
     let mut client = Client::connect(&addr, b"", Duration::from_secs(10)).unwrap();
     let m = parse_module("func.func @f(%x: tensor<16xf32>) -> tensor<16xf32> {\n  %0 = sem.neg %x : tensor<16xf32>\n  return %0 : tensor<16xf32>\n}\n", "tiny.mlir").unwrap();
-    let plan = genie_codegen::encode(&genie_codegen::compile_module(&m).unwrap()[0]);
+    let plan = genie_plan::encode(&genie_codegen::compile_module(&m).unwrap()[0]);
     let h = hash_bytes(&[&plan]);
     client.put_plan(h, &plan).unwrap();
     let exec = client.load(h, vec![]).unwrap();

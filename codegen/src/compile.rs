@@ -1,45 +1,31 @@
-//! An `exec` host function (or a `sem` function) → a [`Plan`], with buffer
-//! planning.
+//! An `exec` host function → a [`Plan`].
 //!
-//! The input is the single-device `exec` form `genie-lower-to-exec` produces:
-//! a host function that transfers its inputs to the device, loads resident
-//! weights, launches one kernel and transfers the kernel's results back. The
-//! plan is the kernel body; roles come from the exec structure: a kernel
-//! argument fed by an `exec.transfer` is an input, one fed by an
-//! `exec.resident_load` of a resident without `init` is a weight; a resident
-//! with `init` read inside the kernel is a constant (compiled as the
-//! `sem.constant {value = dense_resource<…>}` it was lowered from); the
-//! kernel results the host transfers back are outputs; everything else is a
-//! temporary. Temporaries of static size share buffers when their lifetimes
-//! do not overlap.
+//! The host function says where everything is: `exec.transfer`s of its
+//! arguments from the client are the plan's inputs (on the device they go
+//! to); `exec.resident_load`s of residents without `init` are weights (also
+//! inputs, bound once, in the graph's argument order, which each weight
+//! resident's `argument` attribute records); every `exec.launch` inlines its
+//! kernel's body into the stream of its device (a kernel's
+//! `exec.resident_load` of a resident with `init` becomes a [`Instr::Load`]
+//! of constant resident state, bound by its resource handle); an
+//! `exec.transfer` between two devices is a [`Instr::Send`] in the sender's
+//! stream and an [`Instr::Await`] in the receiver's, just before the value's
+//! first use there; a result transferred back to the client comes back with
+//! the reply, and a result returned while still on its device is kept there
+//! as a handle. Temporaries of static size share buffers of their device's
+//! arena when their lifetimes do not overlap ([`crate::buffers`]).
 //!
-//! A module still in the `sem` form is lowered first, on a copy, so the plan
-//! of a `sem` function is the plan of its `exec` form. [`compile_function`] on
-//! a `sem` function compiles it directly (arguments listed in
-//! `genie.weight_args` are weights, `dense_resource` constants are
-//! constants): the reference the `exec` path is tested against.
+//! A module still in the `sem` form is placed first, on a copy, by
+//! `genie-lower-to-exec` (one embedded CPU).
 
-use crate::plan::{Buffer, Instr, Plan, Role, ValueInfo};
-use genie_ir::{attrs::write_attr_dict, AttrDict, Attribute, BlockId, Module, OpId, Severity, Type, ValueDef, ValueId};
-use genie_passes::lower_to_exec::{functions_to_lower, LowerToExec, WEIGHT_ARGS_ATTR};
+use genie_ir::{AttrDict, Attribute, Module, OpId, Severity, Type, ValueId};
+use genie_passes::lower_to_exec::{functions_to_lower, LowerToExec};
 use genie_passes::Pass;
+use genie_plan::{Builder, DeviceKind, Plan, ResidentKind, Role};
 use std::collections::{HashMap, HashSet};
 
-/// Buffers are aligned so kernels can use wide loads.
-pub const ALIGN: u64 = 64;
-
-/// Compiles function `func` of `m`: an `exec` host function through the
-/// kernel it launches, or a `sem` function directly.
-pub fn compile_function(m: &Module, func: OpId) -> Result<Plan, String> {
-    if is_host(m, func) {
-        compile_host(m, func, &residents(m))
-    } else {
-        compile_sem_function(m, func)
-    }
-}
-
 /// Compiles every host function of a module (kernels are compiled through
-/// the host that launches them). `sem` functions are lowered to `exec` first.
+/// the host that launches them). `sem` functions are placed first.
 pub fn compile_module(m: &Module) -> Result<Vec<Plan>, String> {
     if functions_to_lower(m).is_empty() {
         return compile_exec_module(m);
@@ -49,19 +35,52 @@ pub fn compile_module(m: &Module) -> Result<Vec<Plan>, String> {
     compile_exec_module(&lowered)
 }
 
+/// Compiles function `func` of `m`: an `exec` host function, or a `sem`
+/// function through its placed form.
+pub fn compile_function(m: &Module, func: OpId) -> Result<Plan, String> {
+    if is_host(m, func) {
+        return compile_host(m, func, &Declarations::of(m));
+    }
+    let name = m.symbol_name(func).unwrap_or("forward").to_string();
+    let mut lowered = m.clone();
+    LowerToExec.run(&mut lowered).map_err(|d| d.to_string())?;
+    let host = lowered.function(&name).ok_or_else(|| format!("function @{name} was not placed"))?;
+    compile_host(&lowered, host, &Declarations::of(&lowered))
+}
+
 fn compile_exec_module(m: &Module) -> Result<Vec<Plan>, String> {
-    let residents = residents(m);
+    let decls = Declarations::of(m);
     let kernels = launched_kernels(m);
     m.functions()
         .into_iter()
-        .filter(|&f| !m.symbol_name(f).is_some_and(|n| kernels.contains(n)))
-        .map(|f| compile_host(m, f, &residents))
+        .filter(|&f| m.entry_block(f).is_some() && !m.symbol_name(f).is_some_and(|n| kernels.contains(n)))
+        .map(|f| compile_host(m, f, &decls))
         .collect()
 }
 
-/// `exec.resident` declarations by name.
-fn residents(m: &Module) -> HashMap<&str, OpId> {
-    m.block_ops(m.body()).into_iter().filter(|&op| m.op(op).name() == "exec.resident").filter_map(|op| Some((m.symbol_name(op)?, op))).collect()
+/// Module-level `exec.device` and `exec.resident` declarations by name.
+struct Declarations<'m> {
+    devices: HashMap<&'m str, OpId>,
+    residents: HashMap<&'m str, OpId>,
+}
+
+impl<'m> Declarations<'m> {
+    fn of(m: &'m Module) -> Self {
+        let mut d = Declarations { devices: HashMap::new(), residents: HashMap::new() };
+        for op in m.block_ops(m.body()) {
+            let Some(name) = m.symbol_name(op) else { continue };
+            match m.op(op).name() {
+                "exec.device" => {
+                    d.devices.insert(name, op);
+                }
+                "exec.resident" => {
+                    d.residents.insert(name, op);
+                }
+                _ => {}
+            }
+        }
+        d
+    }
 }
 
 /// Names of the functions some launch runs as its kernel.
@@ -86,315 +105,332 @@ fn op_error(m: &Module, op: OpId, msg: &str) -> String {
     m.op_diagnostic(op, Severity::Error, msg).to_string()
 }
 
-fn function_name(m: &Module, f: OpId) -> String {
-    m.symbol_name(f).unwrap_or("forward").to_string()
+fn symbol<'a>(m: &'a Module, op: OpId, attr: &str) -> Result<&'a str, String> {
+    match m.op(op).attr(attr) {
+        Some(Attribute::SymbolRef(s)) => Ok(s),
+        _ => Err(op_error(m, op, &format!("needs a '{attr}' symbol reference"))),
+    }
 }
 
-/// Roles from `genie.weight_args`; `dense_resource` constants are constants.
-fn compile_sem_function(m: &Module, func: OpId) -> Result<Plan, String> {
-    let name = function_name(m, func);
-    let entry = m.entry_block(func).ok_or_else(|| op_error(m, func, &format!("function @{name} has no body")))?;
-    let weights: Vec<i64> = m.op(func).attr(WEIGHT_ARGS_ATTR).and_then(Attribute::as_int_array).unwrap_or_default();
-    let arg_roles: Vec<Role> = (0..m.block_args(entry).len()).map(|i| if weights.contains(&(i as i64)) { Role::Weight } else { Role::Input }).collect();
-    let ret = returned(m, entry).ok_or_else(|| op_error(m, func, &format!("function @{name} does not end with 'func.return'")))?;
-    let outputs = m.op(ret).operands.to_vec();
-    compile_body(m, name, entry, &arg_roles, &outputs, &HashMap::new())
+/// Where a host value is.
+#[derive(Clone, Copy)]
+enum Place {
+    /// On the client: a host argument (by index), or a plan value
+    /// transferred back.
+    ClientArg(usize),
+    Returned(u32),
+    /// Plan value on its device.
+    Device(u32),
 }
 
-/// The `func.return` ending `entry`.
-fn returned(m: &Module, entry: BlockId) -> Option<OpId> {
-    m.last_op(entry).filter(|&op| m.op(op).name() == "func.return")
+struct HostCompiler<'m> {
+    m: &'m Module,
+    decls: &'m Declarations<'m>,
+    b: Builder,
+    /// Device symbol → plan device index (in order of first use).
+    devices: HashMap<&'m str, u32>,
+    places: HashMap<ValueId, Place>,
+    /// Constant and state residents already in the plan, by symbol.
+    residents: HashMap<&'m str, u32>,
+    /// Per device: transferred values not yet awaited there.
+    pending: HashMap<u32, HashSet<u32>>,
+    /// Host argument index → its plan input; weight resident → its input.
+    arg_inputs: Vec<Option<u32>>,
+    weights: Vec<(Option<i64>, &'m str, u32)>,
 }
 
-/// The single-device host form: transfers in, resident loads, one launch,
-/// transfers out.
-fn compile_host(m: &Module, host: OpId, residents: &HashMap<&str, OpId>) -> Result<Plan, String> {
-    let name = function_name(m, host);
+fn compile_host(m: &Module, host: OpId, decls: &Declarations) -> Result<Plan, String> {
+    let name = m.symbol_name(host).unwrap_or("forward").to_string();
     let entry = m.entry_block(host).ok_or_else(|| op_error(m, host, &format!("function @{name} has no body")))?;
-    let ops = m.block_ops(entry);
-    for &op in &ops {
-        if !matches!(m.op(op).name(), "exec.transfer" | "exec.resident_load" | "exec.launch" | "func.return") {
-            let msg = format!("cannot be compiled to a plan: host function @{name} may hold only exec.transfer, exec.resident_load, one exec.launch and func.return");
-            return Err(op_error(m, op, &msg));
-        }
-    }
-    let launches: Vec<OpId> = ops.iter().copied().filter(|&op| m.op(op).name() == "exec.launch").collect();
-    let launch = match launches.as_slice() {
-        [one] => *one,
-        [] => return Err(op_error(m, host, &format!("function @{name} launches no kernel, so there is nothing to compile to a plan"))),
-        [_, second, ..] => {
-            let msg = format!("is the second launch in @{name}; a plan holds one kernel (multi-kernel plans are not supported yet)");
-            return Err(op_error(m, *second, &msg));
-        }
+    let args = m.block_args(entry);
+    let mut c = HostCompiler {
+        m,
+        decls,
+        b: Builder::new(name.clone()),
+        devices: HashMap::new(),
+        places: args.iter().enumerate().map(|(i, &a)| (a, Place::ClientArg(i))).collect(),
+        residents: HashMap::new(),
+        pending: HashMap::new(),
+        arg_inputs: vec![None; args.len()],
+        weights: Vec::new(),
     };
-    let device = m.op(launch).attr("device");
-    let kernel_name = match m.op(launch).attr("kernel") {
-        Some(Attribute::SymbolRef(k)) => k.clone(),
-        _ => return Err(op_error(m, launch, "needs a 'kernel' symbol reference")),
-    };
-    let kernel = m.function(&kernel_name).ok_or_else(|| op_error(m, launch, &format!("launches @{kernel_name}, which is not a function")))?;
-    let kernel_entry = m.entry_block(kernel).ok_or_else(|| op_error(m, kernel, &format!("kernel @{kernel_name} has no body")))?;
-
-    let launch_args = &m.op(launch).operands;
-    if launch_args.len() != m.block_args(kernel_entry).len() {
-        let msg = format!("passes {} argument(s) to @{kernel_name}, which takes {}", launch_args.len(), m.block_args(kernel_entry).len());
-        return Err(op_error(m, launch, &msg));
-    }
-    // Kernel argument roles, from what feeds each launch argument.
-    let mut arg_roles = Vec::new();
-    for (i, &v) in launch_args.iter().enumerate() {
-        let def = m.defining_op(v).map(|d| (d, m.op(d)));
-        let role = match def {
-            Some((t, data)) if data.name() == "exec.transfer" && is_arg_of(m, data.operands[0], entry) => {
-                if data.attr("to") != device {
-                    return Err(op_error(m, t, &format!("moves argument #{i} of the launch of @{kernel_name} to another device than the kernel's")));
-                }
-                Role::Input
-            }
-            Some((load, data)) if data.name() == "exec.resident_load" => {
-                let resident = resident_of(m, load, residents)?;
-                if m.op(resident).attr("init").is_some() {
-                    let msg = format!("passes constant resident state to @{kernel_name} as argument #{i}; a plan reads constants inside the kernel");
-                    return Err(op_error(m, load, &msg));
-                }
-                Role::Weight
-            }
-            _ => {
-                let msg = format!("argument #{i} must be an exec.transfer of a host argument or an exec.resident_load");
-                return Err(op_error(m, launch, &msg));
-            }
-        };
-        arg_roles.push(role);
-    }
-
-    // Outputs: the kernel results the host transfers back and returns.
-    let ret = returned(m, entry).ok_or_else(|| op_error(m, host, &format!("function @{name} does not end with 'func.return'")))?;
-    let kernel_ret = returned(m, kernel_entry).ok_or_else(|| op_error(m, kernel, &format!("kernel @{kernel_name} does not end with 'func.return'")))?;
-    let mut outputs = Vec::new();
-    for (j, &v) in m.op(ret).operands.iter().enumerate() {
-        let transfer = m.defining_op(v).filter(|&t| m.op(t).name() == "exec.transfer");
-        let result_index = transfer.and_then(|t| match m.value_def(m.op(t).operands[0]) {
-            ValueDef::Result { op, index } if op == launch => Some(index as usize),
-            _ => None,
-        });
-        let (Some(t), Some(k)) = (transfer, result_index) else {
-            return Err(op_error(m, ret, &format!("result #{j} must be an exec.transfer of a result of the launch of @{kernel_name}")));
-        };
-        if m.op(t).attr("from") != device {
-            return Err(op_error(m, t, &format!("moves result #{k} of @{kernel_name} from another device than the kernel's")));
-        }
-        let out = m.op(kernel_ret).operands.get(k).copied().ok_or_else(|| op_error(m, kernel_ret, &format!("has no result #{k}")))?;
-        outputs.push(out);
-    }
-    compile_body(m, name, kernel_entry, &arg_roles, &outputs, residents)
-}
-
-fn is_arg_of(m: &Module, v: ValueId, block: BlockId) -> bool {
-    matches!(m.value_def(v), ValueDef::BlockArg { block: b, .. } if b == block)
-}
-
-/// The `exec.resident` an `exec.resident_load` reads.
-fn resident_of(m: &Module, load: OpId, residents: &HashMap<&str, OpId>) -> Result<OpId, String> {
-    match m.op(load).attr("resident") {
-        Some(Attribute::SymbolRef(r)) => residents.get(r.as_str()).copied().ok_or_else(|| op_error(m, load, &format!("reads @{r}, which is not an exec.resident"))),
-        _ => Err(op_error(m, load, "needs a 'resident' symbol reference")),
-    }
-}
-
-/// The plan of a flat body: `arg_roles` per block argument, `outputs` the
-/// values returned (in order). `residents` resolves the constants an `exec`
-/// kernel reads.
-fn compile_body(m: &Module, name: String, entry: BlockId, arg_roles: &[Role], outputs: &[ValueId], residents: &HashMap<&str, OpId>) -> Result<Plan, String> {
-    let mut c = Compiler { m, plan: Plan { name, ..Plan::default() }, ids: HashMap::new(), strings: HashMap::new(), types: HashMap::new(), attrs: HashMap::new() };
-    for (&a, &role) in m.block_args(entry).iter().zip(arg_roles) {
-        let id = c.value(a, role)?;
-        c.plan.inputs.push(id);
-    }
+    let mut returned = None;
+    let mut launched = false;
     for op in m.block_ops(entry) {
-        let data = m.op(op);
-        if data.name() == "func.return" {
-            continue;
-        }
-        if !data.regions.is_empty() {
-            return Err(op_error(m, op, "has regions; plans hold flat graphs"));
-        }
-        let operands = data.operands.iter().map(|v| c.ids.get(v).copied().ok_or_else(|| op_error(m, op, "uses an undefined value"))).collect::<Result<Vec<_>, _>>()?;
-        let (op_name, attrs, role) = match data.name() {
-            "exec.resident_load" => {
-                let (attrs, role) = constant_from_resident(m, op, residents)?;
-                ("sem.constant", attrs, role)
+        match m.op(op).name() {
+            "exec.transfer" | "exec.transfer_async" => c.transfer(op)?,
+            "exec.resident_load" => c.host_load(op)?,
+            "exec.resident_store" => c.host_store(op)?,
+            "exec.launch" | "exec.launch_async" | "exec.recompute" => {
+                c.launch(op)?;
+                launched = true;
             }
-            n if data.def.dialect() == "exec" => return Err(op_error(m, op, &format!("cannot run inside a kernel: '{n}' is placement, and plans hold sem ops"))),
-            "sem.constant" if matches!(data.attr("value"), Some(Attribute::DenseResource { .. })) => ("sem.constant", data.attrs.clone(), Role::Constant),
-            n => (n, data.attrs.clone(), Role::Temporary),
-        };
-        let results = data.results.iter().map(|&r| c.value(r, role)).collect::<Result<Vec<_>, _>>()?;
-        let op = c.string(op_name);
-        let attrs = c.attr_dict(&attrs);
-        c.plan.code.push(Instr { op, operands, results, attrs });
-    }
-    for v in outputs {
-        let id = c.ids.get(v).copied().ok_or("return of an undefined value")?;
-        let info = &mut c.plan.values[id as usize];
-        if info.role == Role::Temporary {
-            info.role = Role::Output;
+            "exec.await" => {
+                let (v, r) = (m.op(op).operands[0], m.op(op).results[0]);
+                let p = *c.places.get(&v).ok_or_else(|| op_error(m, op, "awaits an undefined value"))?;
+                c.places.insert(r, p);
+            }
+            "func.return" => returned = Some(op),
+            other => {
+                let msg = format!("cannot be compiled to a plan: host function @{name} holds '{other}'; host functions hold transfers, resident loads and stores, launches and awaits");
+                return Err(op_error(m, op, &msg));
+            }
         }
-        c.plan.outputs.push(id);
     }
-    let mut plan = c.plan;
-    plan_buffers(&mut plan);
+    if !launched {
+        return Err(op_error(m, host, &format!("function @{name} launches no kernel, so there is nothing to compile to a plan")));
+    }
+    let ret = returned.ok_or_else(|| op_error(m, host, &format!("function @{name} does not end with 'func.return'")))?;
+    for (j, &v) in m.op(ret).operands.iter().enumerate() {
+        match c.places.get(&v) {
+            Some(Place::Returned(id)) => c.b.output(*id, false),
+            Some(Place::Device(id)) => c.b.output(*id, true),
+            _ => return Err(op_error(m, ret, &format!("result #{j} must be a value a kernel computed (transferred back to the client, or kept on its device)"))),
+        }
+    }
+    c.order_inputs(host)?;
+    let mut plan = c.b.finish().map_err(|e| format!("@{name}: {e}"))?;
+    crate::buffers::plan_buffers(&mut plan);
+    genie_plan::verify(&plan).map_err(|e| format!("@{name} after buffer planning: {e}"))?;
     Ok(plan)
 }
 
-/// A kernel's read of constant resident state is the `sem.constant` it was
-/// lowered from: `value` is the resident's `init`, other attributes stay.
-fn constant_from_resident(m: &Module, load: OpId, residents: &HashMap<&str, OpId>) -> Result<(AttrDict, Role), String> {
-    let resident = resident_of(m, load, residents)?;
-    let Some(init) = m.op(resident).attr("init") else {
-        let msg = "reads resident state without 'init' inside a kernel; a plan takes weights as kernel arguments";
-        return Err(op_error(m, load, msg));
-    };
-    let mut attrs = m.op(load).attrs.clone();
-    attrs.remove("resident");
-    attrs.set("value", init.clone());
-    Ok((attrs, Role::Constant))
-}
+impl<'m> HostCompiler<'m> {
+    fn error(&self, op: OpId, msg: &str) -> String {
+        op_error(self.m, op, msg)
+    }
 
-struct Compiler<'m> {
-    m: &'m Module,
-    plan: Plan,
-    ids: HashMap<ValueId, u32>,
-    strings: HashMap<String, u32>,
-    types: HashMap<Type, u32>,
-    /// Printed dictionary → entry, so identical dictionaries are stored once.
-    attrs: HashMap<String, u32>,
-}
+    /// The plan device for device symbol `name` (`None`: the client).
+    fn device(&mut self, at: OpId, name: &'m str) -> Result<Option<u32>, String> {
+        if let Some(&d) = self.devices.get(name) {
+            return Ok(Some(d));
+        }
+        let decl = *self.decls.devices.get(name).ok_or_else(|| self.error(at, &format!("names @{name}, which is not an exec.device")))?;
+        let kind = match self.m.op(decl).attr("kind").and_then(Attribute::as_str) {
+            Some("client") => return Ok(None),
+            Some(k) => DeviceKind::from_name(k).ok_or_else(|| self.error(decl, &format!("device kind '{k}' has no runtime backend")))?,
+            None => return Err(self.error(decl, "needs a 'kind'")),
+        };
+        let d = self.b.device(name, kind);
+        self.devices.insert(name, d);
+        Ok(Some(d))
+    }
 
-impl Compiler<'_> {
-    fn value(&mut self, v: ValueId, role: Role) -> Result<u32, String> {
-        let ty = self.m.value_type(v).clone();
-        if !matches!(ty, Type::Tensor(_) | Type::Scalar(_) | Type::None) {
-            return Err(format!("a value of type {ty} cannot be part of a plan"));
+    /// The plan value `v` is on `device`, awaiting it there first if it was
+    /// sent from elsewhere.
+    fn use_on(&mut self, at: OpId, v: ValueId, device: u32, what: &dyn Fn() -> String) -> Result<u32, String> {
+        let id = match self.places.get(&v) {
+            Some(Place::Device(id)) => *id,
+            _ => return Err(self.error(at, &format!("{} must be on a device (transfer it there first)", what()))),
+        };
+        if self.b.plan_mut().values[id as usize].device != device {
+            return Err(self.error(at, &format!("{} is on another device than this one", what())));
         }
-        let next = self.plan.types.len() as u32;
-        let t = *self.types.entry(ty.clone()).or_insert(next);
-        if t == next {
-            self.plan.types.push(ty);
+        if self.pending.get_mut(&device).is_some_and(|p| p.remove(&id)) {
+            self.b.await_value(device, id);
         }
-        let id = self.plan.values.len() as u32;
-        self.plan.values.push(ValueInfo { ty: t, role, buffer: None });
-        self.ids.insert(v, id);
         Ok(id)
     }
 
-    fn string(&mut self, s: &str) -> u32 {
-        let next = self.plan.strings.len() as u32;
-        let id = *self.strings.entry(s.to_string()).or_insert(next);
-        if id == next {
-            self.plan.strings.push(s.to_string());
-        }
-        id
-    }
-
-    fn attr_dict(&mut self, d: &genie_ir::AttrDict) -> u32 {
-        let mut key = String::new();
-        write_attr_dict(&mut key, d, true);
-        let next = self.plan.attrs.len() as u32;
-        let id = *self.attrs.entry(key).or_insert(next);
-        if id == next {
-            self.plan.attrs.push(Attribute::Dict(d.clone()));
-        }
-        id
-    }
-}
-
-/// Bytes a value needs, when its size is known at compile time.
-pub fn static_bytes(t: &Type) -> Option<u64> {
-    match t {
-        Type::Tensor(tt) => {
-            let n = tt.num_elements()?;
-            u64::try_from(n).ok()?.checked_mul(tt.dtype.byte_size() as u64)
-        }
-        _ => None,
-    }
-}
-
-fn align(n: u64) -> u64 {
-    n.div_ceil(ALIGN) * ALIGN
-}
-
-/// Assigns buffers to static-size temporaries, reusing the buffer of a value
-/// once its last use has run (best fit among free buffers, growing the
-/// largest free one when none fits), and records arena size and peak bytes.
-pub fn plan_buffers(plan: &mut Plan) {
-    let n = plan.values.len();
-    let mut last_use = vec![None::<usize>; n];
-    for (pc, ins) in plan.code.iter().enumerate() {
-        for &o in &ins.operands {
-            last_use[o as usize] = Some(pc);
-        }
-    }
-    let size_of = |plan: &Plan, v: u32| -> Option<u64> {
-        let info = &plan.values[v as usize];
-        if info.role != Role::Temporary {
-            return None;
-        }
-        static_bytes(&plan.types[info.ty as usize]).map(align)
-    };
-    let mut buffer_sizes: Vec<u64> = Vec::new();
-    let mut free: Vec<usize> = Vec::new();
-    let (mut live, mut peak, mut unshared) = (0u64, 0u64, 0u64);
-    let mut assignment: Vec<Option<usize>> = vec![None; n];
-    for pc in 0..plan.code.len() {
-        for r in plan.code[pc].results.clone() {
-            let Some(size) = size_of(plan, r) else { continue };
-            unshared += size;
-            live += size;
-            let best = free.iter().enumerate().filter(|(_, &b)| buffer_sizes[b] >= size).min_by_key(|(_, &b)| buffer_sizes[b]).map(|(i, _)| i);
-            let grow = || free.iter().enumerate().max_by_key(|(_, &b)| buffer_sizes[b]).map(|(i, _)| i);
-            let b = match best.or_else(grow) {
-                Some(i) => {
-                    let b = free.swap_remove(i);
-                    buffer_sizes[b] = buffer_sizes[b].max(size);
-                    b
+    fn transfer(&mut self, op: OpId) -> Result<(), String> {
+        let m = self.m;
+        let (from, to) = (symbol(m, op, "from")?, symbol(m, op, "to")?);
+        let (from, to) = (self.device(op, from)?, self.device(op, to)?);
+        let (v, r) = (m.op(op).operands[0], m.op(op).results[0]);
+        let ty = match m.value_type(r) {
+            Type::Future(t) => (**t).clone(),
+            t => t.clone(),
+        };
+        let place = match (from, to, self.places.get(&v).copied()) {
+            (None, Some(to), Some(Place::ClientArg(i))) => {
+                if self.arg_inputs[i].is_some() {
+                    return Err(self.error(op, &format!("moves argument #{i} from the client a second time; send it between devices instead")));
                 }
-                None => {
-                    buffer_sizes.push(size);
-                    buffer_sizes.len() - 1
+                let id = self.b.value(to, &ty, Role::Input);
+                self.arg_inputs[i] = Some(id);
+                Place::Device(id)
+            }
+            (Some(from), None, Some(Place::Device(_))) => Place::Returned(self.use_on(op, v, from, &|| "the value it returns".into())?),
+            (Some(from), Some(to), Some(Place::Device(_))) if from != to => {
+                let id = self.use_on(op, v, from, &|| "the value it moves".into())?;
+                let copy = self.b.send(from, id, to);
+                self.pending.entry(to).or_default().insert(copy);
+                Place::Device(copy)
+            }
+            _ => return Err(self.error(op, "moves a value from where it is not, or to where it already is")),
+        };
+        self.places.insert(r, place);
+        Ok(())
+    }
+
+    fn resident(&self, op: OpId) -> Result<(&'m str, OpId), String> {
+        let name = symbol(self.m, op, "resident")?;
+        let decl = *self.decls.residents.get(name).ok_or_else(|| self.error(op, &format!("reads @{name}, which is not an exec.resident")))?;
+        Ok((name, decl))
+    }
+
+    /// A plan resident for `exec.resident` `name`: constants are named by
+    /// their resource handle (what the client binds), state by its symbol.
+    fn plan_resident(&mut self, op: OpId, name: &'m str, decl: OpId, device: u32) -> Result<u32, String> {
+        if let Some(&r) = self.residents.get(name) {
+            return Ok(r);
+        }
+        let m = self.m;
+        let d = m.op(decl);
+        let ty = d.attr("type").and_then(Attribute::as_type).cloned().ok_or_else(|| self.error(decl, "needs a 'type'"))?;
+        let (handle, kind) = match d.attr("init") {
+            Some(Attribute::DenseResource { handle, .. }) => (handle.clone(), ResidentKind::Constant),
+            Some(_) => return Err(self.error(decl, "'init' must be a dense_resource")),
+            None => (name.to_string(), ResidentKind::State),
+        };
+        let home = self.device(decl, symbol(m, decl, "device")?)?;
+        if home != Some(device) {
+            return Err(self.error(op, &format!("reads @{name}, which lives on another device")));
+        }
+        let r = self.b.resident(handle, &ty, device, kind);
+        self.residents.insert(name, r);
+        Ok(r)
+    }
+
+    fn host_load(&mut self, op: OpId) -> Result<(), String> {
+        let m = self.m;
+        let (name, decl) = self.resident(op)?;
+        let device = self.device(decl, symbol(m, decl, "device")?)?.ok_or_else(|| self.error(decl, "resident state lives on a device, not the client"))?;
+        let r = m.op(op).results[0];
+        let id = if m.op(decl).attr("init").is_none() && m.op(decl).attr("kind").and_then(Attribute::as_str) == Some("weight") {
+            // A weight: the client binds it once, by argument position.
+            let id = self.b.value(device, m.value_type(r), Role::Weight);
+            let position = m.op(decl).attr("argument").and_then(Attribute::as_int);
+            self.weights.push((position, name, id));
+            id
+        } else {
+            let res = self.plan_resident(op, name, decl, device)?;
+            self.b.load(device, res)
+        };
+        self.places.insert(r, Place::Device(id));
+        Ok(())
+    }
+
+    fn host_store(&mut self, op: OpId) -> Result<(), String> {
+        let m = self.m;
+        let (name, decl) = self.resident(op)?;
+        let device = self.device(decl, symbol(m, decl, "device")?)?.ok_or_else(|| self.error(decl, "resident state lives on a device"))?;
+        let res = self.plan_resident(op, name, decl, device)?;
+        let v = self.use_on(op, m.op(op).operands[0], device, &|| "the value it stores".into())?;
+        self.b.store(device, res, v);
+        Ok(())
+    }
+
+    /// Inlines the kernel's body into the stream of the launch's device.
+    fn launch(&mut self, op: OpId) -> Result<(), String> {
+        let m = self.m;
+        let kernel_name = symbol(m, op, "kernel")?;
+        let device = self.device(op, symbol(m, op, "device")?)?.ok_or_else(|| self.error(op, "runs a kernel on the client"))?;
+        let kernel = m.function(kernel_name).ok_or_else(|| self.error(op, &format!("launches @{kernel_name}, which is not a function")))?;
+        let kentry = m.entry_block(kernel).ok_or_else(|| op_error(m, kernel, &format!("kernel @{kernel_name} has no body")))?;
+        let params = m.block_args(kentry);
+        let args = &m.op(op).operands;
+        if args.len() != params.len() {
+            return Err(self.error(op, &format!("passes {} argument(s) to @{kernel_name}, which takes {}", args.len(), params.len())));
+        }
+        let mut local: HashMap<ValueId, u32> = HashMap::new();
+        for (i, (&a, &p)) in args.iter().zip(params).enumerate() {
+            let id = self.use_on(op, a, device, &|| format!("argument #{i} of the launch of @{kernel_name}"))?;
+            local.insert(p, id);
+        }
+        let mut results = None;
+        for kop in m.block_ops(kentry) {
+            let data = m.op(kop);
+            let operands = data
+                .operands
+                .iter()
+                .map(|v| local.get(v).copied().ok_or_else(|| op_error(m, kop, "uses a value from outside its kernel")))
+                .collect::<Result<Vec<u32>, String>>()?;
+            match data.name() {
+                "func.return" => {
+                    results = Some(operands);
+                    continue;
                 }
+                "exec.resident_load" => {
+                    let (name, decl) = self.resident(kop)?;
+                    if m.op(decl).attr("init").is_none() && m.op(decl).attr("kind").and_then(Attribute::as_str) == Some("weight") {
+                        let msg = "reads a weight inside a kernel; a plan takes weights as kernel arguments";
+                        return Err(op_error(m, kop, msg));
+                    }
+                    let res = self.plan_resident(kop, name, decl, device)?;
+                    local.insert(data.results[0], self.b.load(device, res));
+                    continue;
+                }
+                _ => {}
+            }
+            if !data.regions.is_empty() {
+                return Err(op_error(m, kop, "has regions; plans hold flat graphs"));
+            }
+            let Some(code) = data.def.code else {
+                return Err(op_error(m, kop, &format!("cannot run inside a kernel: '{}' is not a kernel op", data.name())));
             };
-            assignment[r as usize] = Some(b);
-            // A result nobody reads is dead at once.
-            if last_use[r as usize].is_none() {
-                free.push(b);
-                live -= size;
+            let ids = data
+                .results
+                .iter()
+                .map(|&r| match m.value_type(r) {
+                    t @ (Type::Tensor(_) | Type::Scalar(_) | Type::None) => Ok(self.b.value(device, t, Role::Temporary)),
+                    t => Err(op_error(m, kop, &format!("produces a value of type {t}, which plans cannot hold"))),
+                })
+                .collect::<Result<Vec<u32>, String>>()?;
+            for (&r, &id) in data.results.iter().zip(&ids) {
+                local.insert(r, id);
+            }
+            self.b.call_into(device, code, operands, ids, &kernel_attrs(&data.attrs));
+        }
+        let results = results.ok_or_else(|| op_error(m, kernel, &format!("kernel @{kernel_name} does not end with 'func.return'")))?;
+        let outs = &m.op(op).results;
+        if outs.len() != results.len() {
+            return Err(self.error(op, &format!("has {} result(s), but @{kernel_name} returns {}", outs.len(), results.len())));
+        }
+        for (&r, id) in outs.iter().zip(results) {
+            self.places.insert(r, Place::Device(id));
+        }
+        Ok(())
+    }
+
+    /// Inputs in the graph's argument order: weights where their
+    /// `argument` says, the host's arguments in the remaining positions.
+    fn order_inputs(&mut self, host: OpId) -> Result<(), String> {
+        let n = self.arg_inputs.len() + self.weights.len();
+        let mut slots: Vec<Option<u32>> = vec![None; n];
+        let mut unplaced = Vec::new();
+        for &(pos, name, id) in &self.weights {
+            match pos.and_then(|p| usize::try_from(p).ok()).filter(|&p| p < n) {
+                Some(p) if slots[p].is_none() => slots[p] = Some(id),
+                Some(p) => return Err(self.error(host, &format!("two weights (one is @{name}) claim argument {p}"))),
+                None if pos.is_some() => return Err(self.error(host, &format!("weight @{name} claims argument {pos:?} of {n}"))),
+                None => unplaced.push(id),
             }
         }
-        peak = peak.max(live);
-        let mut seen = Vec::new();
-        for &o in &plan.code[pc].operands {
-            if last_use[o as usize] == Some(pc) && !seen.contains(&o) {
-                seen.push(o);
-                if let (Some(b), Some(size)) = (assignment[o as usize], size_of(plan, o)) {
-                    free.push(b);
-                    live -= size;
-                }
+        let mut rest = self.arg_inputs.iter().enumerate();
+        let mut unplaced = unplaced.into_iter();
+        for slot in slots.iter_mut().filter(|s| s.is_none()) {
+            match rest.next() {
+                Some((_, Some(id))) => *slot = Some(*id),
+                Some((i, None)) => return Err(self.error(host, &format!("argument #{i} never reaches a device"))),
+                None => *slot = unplaced.next(),
             }
         }
+        let inputs: Vec<u32> = slots.into_iter().flatten().collect();
+        self.b.plan_mut().inputs = inputs;
+        Ok(())
     }
-    let mut offset = 0;
-    plan.buffers = buffer_sizes
-        .iter()
-        .map(|&size| {
-            let b = Buffer { offset, size };
-            offset += size;
-            b
-        })
-        .collect();
-    for (v, b) in assignment.into_iter().enumerate() {
-        plan.values[v].buffer = b.map(|b| b as u32);
+}
+
+/// What a kernel needs of an op's attributes: its own, not the semantic
+/// annotations (module paths, roles) the compiler keeps for itself.
+fn kernel_attrs(attrs: &AttrDict) -> AttrDict {
+    if !attrs.iter().any(|(k, _)| k.starts_with("sem.")) {
+        return attrs.clone();
     }
-    plan.arena_size = offset;
-    plan.peak_temp_bytes = peak;
-    plan.unshared_temp_bytes = unshared;
+    let mut out = AttrDict::new();
+    for (k, v) in attrs.iter().filter(|(k, _)| !k.starts_with("sem.")) {
+        out.set(genie_ir::dialects::known_attr_name(k).map_or_else(|| std::borrow::Cow::Owned(k.to_string()), std::borrow::Cow::Borrowed), v.clone());
+    }
+    out
 }

@@ -3,7 +3,8 @@
 //! table and index check is reached. It must return an error or a plan that
 //! verifies, never panic; and valid plans round-trip exactly.
 
-use genie_codegen::{compile_module, decode, encode, verify};
+use genie_codegen::compile_module;
+use genie_plan::{decode, encode, verify};
 use proptest::prelude::*;
 
 const HEADER_LEN: usize = 28;

@@ -7,7 +7,8 @@
 
 use crate::attrs::Attribute;
 use crate::diagnostics::{Diagnostics, Severity};
-use crate::dialects::{AttrDef, AttrKind, InferCtx, OpDef, Slot, Traits, SEMANTIC_ATTRS};
+use crate::dialects::check::{arity_ok, arity_text, attr_matches, kind_text, slot_for, with_article};
+use crate::dialects::{AttrDef, OpDef, Slot, Traits, SEMANTIC_ATTRS};
 use crate::module::{BlockId, Module, OpId, ValueId};
 use crate::types::Type;
 use std::collections::HashMap;
@@ -32,92 +33,6 @@ struct Verifier<'a> {
     symbols: HashMap<&'a str, OpId>,
     /// Values visible at the current point.
     defined: Vec<bool>,
-}
-
-/// Operand or result index → the slot describing it, given at most one
-/// variadic slot: slots before it match from the front, after it from the back.
-fn slot_for(slots: &[Slot], count: usize, i: usize) -> Option<&Slot> {
-    match slots.iter().position(|s| s.variadic) {
-        None => slots.get(i),
-        Some(v) => {
-            let after = slots.len() - v - 1;
-            if i < v {
-                slots.get(i)
-            } else if i >= count.saturating_sub(after) {
-                slots.get(slots.len() - (count - i))
-            } else {
-                slots.get(v)
-            }
-        }
-    }
-}
-
-fn arity_ok(slots: &[Slot], count: usize) -> bool {
-    let fixed = slots.iter().filter(|s| !s.variadic).count();
-    if slots.iter().any(|s| s.variadic) {
-        count >= fixed
-    } else {
-        count == fixed
-    }
-}
-
-fn arity_text(slots: &[Slot]) -> String {
-    let fixed = slots.iter().filter(|s| !s.variadic).count();
-    if slots.iter().any(|s| s.variadic) {
-        format!("at least {fixed}")
-    } else {
-        fixed.to_string()
-    }
-}
-
-fn attr_matches(kind: AttrKind, a: &Attribute) -> bool {
-    match kind {
-        AttrKind::Int => matches!(a, Attribute::Int(..)),
-        AttrKind::Float => matches!(a, Attribute::Float(..)),
-        AttrKind::Number => matches!(a, Attribute::Int(..) | Attribute::Float(..)),
-        AttrKind::Bool => matches!(a, Attribute::Bool(_) | Attribute::Unit),
-        AttrKind::String => matches!(a, Attribute::String(_)),
-        AttrKind::Enum(options) => a.as_str().is_some_and(|s| options.contains(&s)),
-        AttrKind::IntOrSym => matches!(a, Attribute::Int(..) | Attribute::Sym(_)),
-        AttrKind::IntOrList => matches!(a, Attribute::Int(..)) || attr_matches(AttrKind::IntArray, a),
-        AttrKind::Scalar => matches!(a, Attribute::Int(..) | Attribute::Float(..) | Attribute::Bool(_)),
-        AttrKind::IntArray => a.as_array().is_some_and(|xs| xs.iter().all(|x| matches!(x, Attribute::Int(..) | Attribute::Sym(_)))),
-        AttrKind::Array => matches!(a, Attribute::Array(_)),
-        AttrKind::Dict => matches!(a, Attribute::Dict(_)),
-        AttrKind::DType => a.as_dtype().is_some(),
-        AttrKind::Type => matches!(a, Attribute::Type(_)),
-        AttrKind::SymbolRef => matches!(a, Attribute::SymbolRef(_)),
-        AttrKind::Resource => matches!(a, Attribute::DenseResource { .. }),
-        AttrKind::Any => true,
-    }
-}
-
-/// "an integer", "a float", …
-fn with_article(noun: &str) -> String {
-    let vowel = noun.starts_with(['a', 'e', 'i', 'o', 'u']);
-    format!("{} {noun}", if vowel { "an" } else { "a" })
-}
-
-fn kind_text(kind: AttrKind) -> String {
-    match kind {
-        AttrKind::Int => "an integer".into(),
-        AttrKind::Float => "a float".into(),
-        AttrKind::Number => "a number".into(),
-        AttrKind::Bool => "a bool".into(),
-        AttrKind::String => "a string".into(),
-        AttrKind::Enum(options) => format!("one of \"{}\"", options.join("\", \"")),
-        AttrKind::IntOrSym => "an integer or symbolic size".into(),
-        AttrKind::IntOrList => "an integer or an array of integers".into(),
-        AttrKind::Scalar => "an integer, float or bool".into(),
-        AttrKind::IntArray => "an array of integers".into(),
-        AttrKind::Array => "an array".into(),
-        AttrKind::Dict => "a dictionary".into(),
-        AttrKind::DType => "a dtype (f32, i64, …)".into(),
-        AttrKind::Type => "a type".into(),
-        AttrKind::SymbolRef => "a symbol reference (@name)".into(),
-        AttrKind::Resource => "a dense_resource".into(),
-        AttrKind::Any => "any attribute".into(),
-    }
 }
 
 impl<'a> Verifier<'a> {
@@ -291,29 +206,12 @@ impl<'a> Verifier<'a> {
     }
 
     fn shape_rule(&mut self, op: OpId, def: &OpDef) {
-        let Some(infer) = def.infer else { return };
         let m = self.m;
         let data = m.op(op);
-        let ctx = InferCtx {
-            op_name: def.name,
-            operands: data.operands.iter().map(|&v| m.value_type(v)).collect(),
-            attrs: &data.attrs,
-            num_results: data.results.len(),
-        };
-        match infer(&ctx) {
-            Err(msg) => self.error(op, msg),
-            Ok(inferred) => {
-                if inferred.len() != data.results.len() {
-                    self.error(op, format!("produces {} result(s), but {} are declared", inferred.len(), data.results.len()));
-                    return;
-                }
-                for (i, (&r, want)) in data.results.iter().zip(&inferred).enumerate() {
-                    let have = m.value_type(r);
-                    if !want.compatible(have) {
-                        self.error(op, format!("result #{i} has type {have}, but its operands give {want}"));
-                    }
-                }
-            }
+        let operands = data.operands.iter().map(|&v| m.value_type(v)).collect();
+        let results: Vec<&Type> = data.results.iter().map(|&r| m.value_type(r)).collect();
+        if let Err(msg) = crate::dialects::check::check_results(def, operands, &data.attrs, &results) {
+            self.error(op, msg);
         }
     }
 

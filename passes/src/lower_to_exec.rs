@@ -7,8 +7,8 @@
 //! ```mlir
 //! exec.device {kind = "client", sym_name = "client"}
 //! exec.device {kind = "cpu", sym_name = "dev0"}
-//! exec.resident {device = @dev0, kind = "weight", sym_name = "f_arg1", type = T1}
-//! exec.resident {device = @dev0, kind = "weight", sym_name = "f_arg2", type = T2}
+//! exec.resident {argument = 1, device = @dev0, kind = "weight", sym_name = "f_arg1", type = T1}
+//! exec.resident {argument = 2, device = @dev0, kind = "weight", sym_name = "f_arg2", type = T2}
 //! exec.resident {device = @dev0, init = dense_resource<h> : T3, kind = "weight", sym_name = "h", type = T3}
 //! func.func private @f_kernel(%x: T0, %w1: T1, %w2: T2) -> R {
 //!   %c = exec.resident_load {resident = @h} : T3      // was: sem.constant {value = dense_resource<h> : T3}
@@ -220,7 +220,8 @@ impl Lowering {
         name
     }
 
-    fn declare_resident(&mut self, m: &mut Module, base: &str, ty: Type, init: Option<Attribute>) -> String {
+    /// `argument`: the graph argument a weight is bound from.
+    fn declare_resident(&mut self, m: &mut Module, base: &str, ty: Type, init: Option<Attribute>, argument: Option<usize>) -> String {
         let name = self.unique_symbol(base);
         let mut attrs = AttrDict::new();
         attrs.set("sym_name", Attribute::String(name.clone()));
@@ -229,6 +230,9 @@ impl Lowering {
         attrs.set("device", Attribute::SymbolRef(self.device.clone()));
         if let Some(init) = init {
             attrs.set("init", init);
+        }
+        if let Some(i) = argument {
+            attrs.set("argument", Attribute::int(i as i64));
         }
         self.declare(m, "exec.resident", attrs);
         name
@@ -241,7 +245,7 @@ impl Lowering {
         if let Some(name) = self.constants.get(&key) {
             return name.clone();
         }
-        let name = self.declare_resident(m, handle, key.1.clone(), Some(value.clone()));
+        let name = self.declare_resident(m, handle, key.1.clone(), Some(value.clone()), None);
         self.constants.insert(key, name.clone());
         name
     }
@@ -255,7 +259,7 @@ impl Lowering {
             .iter()
             .zip(&arg_types)
             .enumerate()
-            .map(|(i, (&w, ty))| w.then(|| self.declare_resident(m, &format!("{name}_arg{i}"), ty.clone(), None)))
+            .map(|(i, (&w, ty))| w.then(|| self.declare_resident(m, &format!("{name}_arg{i}"), ty.clone(), None, Some(i))))
             .collect();
         self.constants_to_resident_loads(m, entry);
 

@@ -69,7 +69,7 @@ impl Module {
     /// function (see `genie.disassemble`). Raises `IRError`.
     fn to_plans<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, pyo3::types::PyBytes>>> {
         let plans = genie_codegen::compile_module(&self.inner).map_err(ir_error)?;
-        Ok(plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_codegen::encode(p))).collect())
+        Ok(plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_plan::encode(p))).collect())
     }
 
     /// Ops the embedded CPU runtime cannot run yet, as `(reason, where)` pairs
@@ -80,7 +80,13 @@ impl Module {
         m.walk()
             .into_iter()
             .filter(|&op| m.op(op).def.dialect() == "sem")
-            .filter_map(|op| genie_runtime::kernels::kernel_with(m.op(op).name(), &m.op(op).attrs).err().map(|why| (why, m.op(op).loc.to_string())))
+            .filter_map(|op| {
+                let why = match m.op(op).def.code {
+                    Some(code) => genie_runtime::kernels::kernel_with(code, &m.op(op).attrs).err()?,
+                    None => format!("op '{}' is not a kernel op", m.op(op).name()),
+                };
+                Some((why, m.op(op).loc.to_string()))
+            })
             .collect()
     }
 
@@ -116,7 +122,7 @@ fn import_fx(graph_json: &str) -> PyResult<Module> {
 /// `IRError` for truncated, corrupt or incompatible plans.
 #[pyfunction]
 fn disassemble(plan: &[u8]) -> PyResult<String> {
-    genie_codegen::decode(plan).map(|p| p.to_string()).map_err(ir_error)
+    genie_plan::decode(plan).map(|p| p.to_string()).map_err(ir_error)
 }
 
 /// The registered passes as `(name, description)` pairs.

@@ -245,7 +245,7 @@ impl Executable {
     /// or an op the CPU backend cannot run yet.
     #[new]
     fn new(plan: &[u8]) -> PyResult<Self> {
-        let plan = genie_codegen::decode(plan).map_err(ir_error)?;
+        let plan = genie_plan::decode(plan).map_err(ir_error)?;
         genie_runtime::Executable::load(plan).map(|inner| Executable { inner }).map_err(ir_error)
     }
 

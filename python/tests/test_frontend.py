@@ -93,7 +93,7 @@ def test_dump_dir(tmp_path, monkeypatch):
     sem = genie.parse(text)
     sem.run_passes(SEM_PIPELINE)
     assert (tmp_path / "000_inference.sem.mlir").read_text() == sem.print()
-    assert (tmp_path / "000_inference.plan.txt").read_text().startswith("plan @inference v1.0")
+    assert (tmp_path / "000_inference.plan.txt").read_text().startswith("plan @inference v2.0")
     sem.run_passes("genie-lower-to-exec")
     assert (tmp_path / "000_inference.exec.mlir").read_text() == sem.print()
     assert "exec.launch" in sem.print() and "exec.resident" in sem.print()
@@ -106,7 +106,7 @@ def test_every_graph_compiles_to_a_plan(captured):
             m.run_passes(SEM_PIPELINE)
             for plan in m.to_plans():
                 text = genie.disassemble(plan)
-                assert text.startswith(f"plan @{g.kind} v1.0"), text[:80]
+                assert text.startswith(f"plan @{g.kind} v2.0"), text[:80]
 
 
 def test_parameters_are_marked_as_weights(captured):

@@ -18,7 +18,7 @@
 //! are chosen by the client; the server remembers the last responses of a
 //! session, so a retried `Run` is applied once.
 
-use genie_ir::DType;
+use genie_plan::DType;
 use std::fmt;
 
 pub const MAGIC: [u8; 2] = *b"GN";

@@ -255,8 +255,14 @@ impl Session {
             }
         }
         constants.sort_by(|a, b| a.0.cmp(&b.0));
+        // A plan that keeps state between calls is this session's alone.
+        let stateful = plan.residents.iter().any(|r| r.kind == genie_plan::ResidentKind::State);
+        let session = self.id.to_le_bytes();
         let key = {
             let mut parts: Vec<&[u8]> = vec![&plan_hash];
+            if stateful {
+                parts.push(&session);
+            }
             for (name, h, _) in &constants {
                 parts.push(name.as_bytes());
                 parts.push(h);
@@ -317,7 +323,7 @@ impl Session {
         let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
         // A short plan runs right here; a long one first hands this worker's
         // other connections to another thread (which costs a thread wake-up).
-        let result = if exe.plan().code.len() <= 64 && small_inputs { run() } else { tokio::task::block_in_place(run) };
+        let result = if exe.plan().num_instructions() <= 64 && small_inputs { run() } else { tokio::task::block_in_place(run) };
         self.state.metrics.runs.fetch_add(1, Relaxed);
         let server_micros = start.elapsed().as_micros() as u64;
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);

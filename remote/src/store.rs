@@ -8,7 +8,7 @@
 //! that needs more memory than is left gets an out-of-memory error instead.
 
 use crate::protocol::{hash_bytes, hex, ErrorCode, Hash};
-use genie_codegen::Plan;
+use genie_plan::Plan;
 use genie_runtime::{Executable, Tensor};
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -105,7 +105,7 @@ impl Store {
         if self.plans.contains_key(&hash) {
             return Ok(());
         }
-        let plan = genie_codegen::decode(bytes).map_err(|e| (ErrorCode::BadPlan, format!("plan {}: {e}", &hex(&hash)[..16])))?;
+        let plan = genie_plan::decode(bytes).map_err(|e| (ErrorCode::BadPlan, format!("plan {}: {e}", &hex(&hash)[..16])))?;
         self.reserve(bytes.len() as u64, "the plan")?;
         self.plans.insert(hash, Arc::new(plan));
         Ok(())

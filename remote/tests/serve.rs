@@ -2,7 +2,7 @@
 //! path, and every kind of bad input getting an error for that client only
 //! while the server keeps serving others.
 
-use genie_ir::{parse_module, DType};
+use genie_plan::{AttrDict, Builder, DType, Dim, DeviceKind, Op, Role, Type};
 use genie_remote::client::Client;
 use genie_remote::protocol::*;
 use genie_runtime::Tensor;
@@ -55,18 +55,14 @@ fn connect(s: &Server) -> Client {
 
 /// y = x @ w (w a weight) and a shape-symbol dimension, as plan bytecode.
 fn matmul_plan() -> Vec<u8> {
-    let m = parse_module(
-        r#"
-func.func @f(%x: tensor<s0x4xf32>, %w: tensor<4x4xf32>) -> (tensor<s0x4xf32>) attributes {genie.weight_args = [1]} {
-  %0 = sem.mm %x, %w : tensor<s0x4xf32>
-  return %0 : tensor<s0x4xf32>
-}
-"#,
-        "t.mlir",
-    )
-    .unwrap();
-    let plans = genie_codegen::compile_module(&m).unwrap();
-    genie_codegen::encode(&plans[0])
+    let mut b = Builder::new("f");
+    let d = b.device("dev0", DeviceKind::Cpu);
+    let rows = Type::tensor(vec![Dim::Sym(0), Dim::Static(4)], DType::F32);
+    let x = b.input(d, &rows, Role::Input);
+    let w = b.input(d, &Type::tensor(vec![Dim::Static(4), Dim::Static(4)], DType::F32), Role::Weight);
+    let y = b.call(d, Op::Mm, &[x, w], &AttrDict::new(), &[rows])[0];
+    b.output(y, false);
+    genie_plan::encode(&b.finish().unwrap())
 }
 
 fn eye() -> Tensor {

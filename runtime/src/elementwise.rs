@@ -9,7 +9,7 @@
 
 use crate::kernels::{broadcast_shapes, one, tensor, Ctx, R};
 use crate::tensor::{numel, Elem, Tensor, Value};
-use genie_ir::{Attribute, DType};
+use genie_plan::{Attribute, DType, Op};
 use rayon::prelude::*;
 
 /// Outputs at least this large are split across threads.
@@ -252,23 +252,23 @@ fn unary_f32(ctx: &Ctx, t: &Tensor) -> Option<Result<Tensor, String>> {
         };
     }
     Some(match ctx.op {
-        "sem.neg" => map!(|x: f32| -x),
-        "sem.abs" => map!(f32::abs),
-        "sem.exp" => map!(exp_f32),
-        "sem.sqrt" => map!(f32::sqrt),
-        "sem.rsqrt" => map!(|x: f32| 1.0 / x.sqrt()),
-        "sem.reciprocal" => map!(|x: f32| 1.0 / x),
-        "sem.tanh" => map!(tanh_f32),
-        "sem.sigmoid" => map!(sigmoid_f32),
-        "sem.silu" => map!(|x: f32| x * sigmoid_f32(x)),
-        "sem.relu" => map!(|x: f32| if x > 0.0 { x } else { 0.0 }),
-        "sem.gelu" if tanh_gelu(ctx) => map!(|x: f32| 0.5 * x * (1.0 + tanh_f32(K * (x + 0.044_715 * x * x * x)))),
-        "sem.gelu" => map!(|x: f32| 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))),
-        "sem.hardsigmoid" => map!(|x: f32| (x + 3.0).clamp(0.0, 6.0) / 6.0),
-        "sem.hardswish" => map!(|x: f32| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
-        "sem.floor" => map!(f32::floor),
-        "sem.ceil" => map!(f32::ceil),
-        "sem.trunc" => map!(f32::trunc),
+        Op::Neg => map!(|x: f32| -x),
+        Op::Abs => map!(f32::abs),
+        Op::Exp => map!(exp_f32),
+        Op::Sqrt => map!(f32::sqrt),
+        Op::Rsqrt => map!(|x: f32| 1.0 / x.sqrt()),
+        Op::Reciprocal => map!(|x: f32| 1.0 / x),
+        Op::Tanh => map!(tanh_f32),
+        Op::Sigmoid => map!(sigmoid_f32),
+        Op::Silu => map!(|x: f32| x * sigmoid_f32(x)),
+        Op::Relu => map!(|x: f32| if x > 0.0 { x } else { 0.0 }),
+        Op::Gelu if tanh_gelu(ctx) => map!(|x: f32| 0.5 * x * (1.0 + tanh_f32(K * (x + 0.044_715 * x * x * x)))),
+        Op::Gelu => map!(|x: f32| 0.5 * x * (1.0 + erf_f32(x * std::f32::consts::FRAC_1_SQRT_2))),
+        Op::Hardsigmoid => map!(|x: f32| (x + 3.0).clamp(0.0, 6.0) / 6.0),
+        Op::Hardswish => map!(|x: f32| x * (x + 3.0).clamp(0.0, 6.0) / 6.0),
+        Op::Floor => map!(f32::floor),
+        Op::Ceil => map!(f32::ceil),
+        Op::Trunc => map!(f32::trunc),
         _ => return None,
     })
 }
@@ -276,7 +276,7 @@ fn unary_f32(ctx: &Ctx, t: &Tensor) -> Option<Result<Tensor, String>> {
 pub fn unary(ctx: &Ctx, args: &[Value]) -> R {
     if let Some(Value::Tensor(t)) = args.first() {
         // Copies and casts to the same dtype share storage: tensors are immutable.
-        if matches!(ctx.op, "sem.clone" | "sem.alias" | "sem.detach" | "sem.lift_fresh_copy" | "sem._to_copy" | "sem.convert_element_type") && !ctx.scalar_result() {
+        if matches!(ctx.op, Op::Clone | Op::Alias | Op::Detach | Op::LiftFreshCopy | Op::ToCopy | Op::ConvertElementType) && !ctx.scalar_result() {
             return one(t.cast(ctx.out_dtype(0)?)?);
         }
         if f32_operands(ctx, &args[..1], DType::F32).is_some() {
@@ -285,45 +285,45 @@ pub fn unary(ctx: &Ctx, args: &[Value]) -> R {
             }
         }
         // Logical ops on bools stay bools.
-        if t.dtype() == DType::I1 && ctx.out_dtype(0).ok() == Some(DType::I1) && !ctx.scalar_result() && matches!(ctx.op, "sem.logical_not" | "sem.bitwise_not") {
+        if t.dtype() == DType::I1 && ctx.out_dtype(0).ok() == Some(DType::I1) && !ctx.scalar_result() && matches!(ctx.op, Op::LogicalNot | Op::BitwiseNot) {
             return one(zip_map::<bool, bool, 1>([t], &t.shape, |[x]| !x)?);
         }
     }
     let f: fn(f64) -> f64 = match ctx.op {
-        "sem.neg" => |x| -x,
-        "sem.abs" => f64::abs,
-        "sem.exp" => f64::exp,
-        "sem.expm1" => f64::exp_m1,
-        "sem.log" => f64::ln,
-        "sem.log1p" => f64::ln_1p,
-        "sem.sqrt" => f64::sqrt,
-        "sem.rsqrt" => |x| 1.0 / x.sqrt(),
-        "sem.reciprocal" => |x| 1.0 / x,
-        "sem.sin" => f64::sin,
-        "sem.cos" => f64::cos,
-        "sem.tanh" => f64::tanh,
-        "sem.sigmoid" => |x| 1.0 / (1.0 + (-x).exp()),
-        "sem.silu" => |x| x / (1.0 + (-x).exp()),
-        "sem.relu" => |x| if x > 0.0 { x } else { 0.0 },
-        "sem.erf" => erf,
-        "sem.floor" => f64::floor,
-        "sem.ceil" => f64::ceil,
-        "sem.round" => f64::round_ties_even,
-        "sem.trunc" => f64::trunc,
-        "sem.sign" => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
-        "sem.logical_not" => |x| if x == 0.0 { 1.0 } else { 0.0 },
+        Op::Neg => |x| -x,
+        Op::Abs => f64::abs,
+        Op::Exp => f64::exp,
+        Op::Expm1 => f64::exp_m1,
+        Op::Log => f64::ln,
+        Op::Log1p => f64::ln_1p,
+        Op::Sqrt => f64::sqrt,
+        Op::Rsqrt => |x| 1.0 / x.sqrt(),
+        Op::Reciprocal => |x| 1.0 / x,
+        Op::Sin => f64::sin,
+        Op::Cos => f64::cos,
+        Op::Tanh => f64::tanh,
+        Op::Sigmoid => |x| 1.0 / (1.0 + (-x).exp()),
+        Op::Silu => |x| x / (1.0 + (-x).exp()),
+        Op::Relu => |x| if x > 0.0 { x } else { 0.0 },
+        Op::Erf => erf,
+        Op::Floor => f64::floor,
+        Op::Ceil => f64::ceil,
+        Op::Round => f64::round_ties_even,
+        Op::Trunc => f64::trunc,
+        Op::Sign => |x| if x > 0.0 { 1.0 } else if x < 0.0 { -1.0 } else { 0.0 },
+        Op::LogicalNot => |x| if x == 0.0 { 1.0 } else { 0.0 },
         // On bools, ~ is logical not (the integer form would make every bool true).
-        "sem.bitwise_not" if ctx.out_dtype(0).ok() == Some(DType::I1) => |x| if x == 0.0 { 1.0 } else { 0.0 },
-        "sem.bitwise_not" => |x| !(x as i64) as f64,
-        "sem.isnan" => |x| if x.is_nan() { 1.0 } else { 0.0 },
-        "sem.hardsigmoid" => |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        "sem.hardswish" => |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        "sem.gelu" if tanh_gelu(ctx) => |x| {
+        Op::BitwiseNot if ctx.out_dtype(0).ok() == Some(DType::I1) => |x| if x == 0.0 { 1.0 } else { 0.0 },
+        Op::BitwiseNot => |x| !(x as i64) as f64,
+        Op::Isnan => |x| if x.is_nan() { 1.0 } else { 0.0 },
+        Op::Hardsigmoid => |x| (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        Op::Hardswish => |x| x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
+        Op::Gelu if tanh_gelu(ctx) => |x| {
             let k = (2.0 / std::f64::consts::PI).sqrt();
             0.5 * x * (1.0 + (k * (x + 0.044715 * x * x * x)).tanh())
         },
-        "sem.gelu" => |x| 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
-        "sem.clone" | "sem.alias" | "sem.detach" | "sem.lift_fresh_copy" | "sem._to_copy" | "sem.convert_element_type" => |x| x,
+        Op::Gelu => |x| 0.5 * x * (1.0 + erf(x / std::f64::consts::SQRT_2)),
+        Op::Clone | Op::Alias | Op::Detach | Op::LiftFreshCopy | Op::ToCopy | Op::ConvertElementType => |x| x,
         other => return Err(format!("no unary kernel for '{other}'")),
     };
     map_f64(ctx, &args[..1], |[x]| f(x))
@@ -331,7 +331,7 @@ pub fn unary(ctx: &Ctx, args: &[Value]) -> R {
 
 pub fn clamp_like(ctx: &Ctx, args: &[Value]) -> R {
     let (lo_name, hi_name, lo_default, hi_default) = match ctx.op {
-        "sem.hardtanh" => ("min_val", "max_val", -1.0, 1.0),
+        Op::Hardtanh => ("min_val", "max_val", -1.0, 1.0),
         _ => ("min", "max", f64::NEG_INFINITY, f64::INFINITY),
     };
     let lo = ctx.float(lo_name).unwrap_or(lo_default);
@@ -359,20 +359,20 @@ fn binary_f32_kernel(ctx: &Ctx, args: &[Value]) -> Option<R> {
         let alpha = ctx.float("alpha").unwrap_or(1.0) as f32;
         let (a, b) = (&ops[0], &ops[1]);
         let r = match ctx.op {
-            "sem.add" if alpha == 1.0 => binary_f32(a, b, |x, y| x + y),
-            "sem.add" => binary_f32(a, b, |x, y| x + alpha * y),
-            "sem.sub" if alpha == 1.0 => binary_f32(a, b, |x, y| x - y),
-            "sem.sub" => binary_f32(a, b, |x, y| x - alpha * y),
-            "sem.mul" => binary_f32(a, b, |x, y| x * y),
-            "sem.div" if rounding.is_none() => binary_f32(a, b, |x, y| x / y),
-            "sem.pow" => match b {
+            Op::Add if alpha == 1.0 => binary_f32(a, b, |x, y| x + y),
+            Op::Add => binary_f32(a, b, |x, y| x + alpha * y),
+            Op::Sub if alpha == 1.0 => binary_f32(a, b, |x, y| x - y),
+            Op::Sub => binary_f32(a, b, |x, y| x - alpha * y),
+            Op::Mul => binary_f32(a, b, |x, y| x * y),
+            Op::Div if rounding.is_none() => binary_f32(a, b, |x, y| x / y),
+            Op::Pow => match b {
                 Operand::Const(2.0) => binary_f32(a, b, |x, _| x * x),
                 Operand::Const(3.0) => binary_f32(a, b, |x, _| x * x * x),
                 Operand::Const(0.5) => binary_f32(a, b, |x, _| x.sqrt()),
                 _ => binary_f32(a, b, f32::powf),
             },
-            "sem.maximum" => binary_f32(a, b, |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.max(y) }),
-            "sem.minimum" => binary_f32(a, b, |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.min(y) }),
+            Op::Maximum => binary_f32(a, b, |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.max(y) }),
+            Op::Minimum => binary_f32(a, b, |x, y| if x.is_nan() || y.is_nan() { f32::NAN } else { x.min(y) }),
             _ => return None,
         };
         return Some(r.map(|t| vec![Value::Tensor(t)]));
@@ -380,12 +380,12 @@ fn binary_f32_kernel(ctx: &Ctx, args: &[Value]) -> Option<R> {
     if let Some(ops) = f32_operands(ctx, &args[..2], DType::I1) {
         let (a, b) = (&ops[0], &ops[1]);
         let r = match ctx.op {
-            "sem.eq" => binary_f32(a, b, |x, y| x == y),
-            "sem.ne" => binary_f32(a, b, |x, y| x != y),
-            "sem.lt" => binary_f32(a, b, |x, y| x < y),
-            "sem.le" => binary_f32(a, b, |x, y| x <= y),
-            "sem.gt" => binary_f32(a, b, |x, y| x > y),
-            "sem.ge" => binary_f32(a, b, |x, y| x >= y),
+            Op::Eq => binary_f32(a, b, |x, y| x == y),
+            Op::Ne => binary_f32(a, b, |x, y| x != y),
+            Op::Lt => binary_f32(a, b, |x, y| x < y),
+            Op::Le => binary_f32(a, b, |x, y| x <= y),
+            Op::Gt => binary_f32(a, b, |x, y| x > y),
+            Op::Ge => binary_f32(a, b, |x, y| x >= y),
             _ => return None,
         };
         return Some(r.map(|t| vec![Value::Tensor(t)]));
@@ -405,33 +405,33 @@ pub fn binary(ctx: &Ctx, args: &[Value]) -> R {
     let rounding = ctx.attrs.get("rounding_mode").and_then(Attribute::as_str).map(str::to_string);
     let b = |x: bool| if x { 1.0 } else { 0.0 };
     let f: Box<dyn Fn(f64, f64) -> f64 + Sync> = match ctx.op {
-        "sem.add" => Box::new(move |x, y| x + alpha * y),
-        "sem.sub" => Box::new(move |x, y| x - alpha * y),
-        "sem.mul" => Box::new(|x, y| x * y),
-        "sem.div" => match rounding.as_deref() {
+        Op::Add => Box::new(move |x, y| x + alpha * y),
+        Op::Sub => Box::new(move |x, y| x - alpha * y),
+        Op::Mul => Box::new(|x, y| x * y),
+        Op::Div => match rounding.as_deref() {
             Some("floor") => Box::new(floor_div),
             Some("trunc") => Box::new(|x, y| (x / y).trunc()),
             _ => Box::new(|x, y| x / y),
         },
-        "sem.floor_divide" => Box::new(floor_div),
-        "sem.remainder" => Box::new(move |x, y| if int_result || y != 0.0 { x - y * (x / y).floor() } else { f64::NAN }),
-        "sem.fmod" => Box::new(|x, y| x % y),
-        "sem.pow" => Box::new(f64::powf),
-        "sem.atan2" => Box::new(f64::atan2),
-        "sem.maximum" => Box::new(|x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.max(y) }),
-        "sem.minimum" => Box::new(|x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.min(y) }),
-        "sem.eq" => Box::new(move |x, y| b(x == y)),
-        "sem.ne" => Box::new(move |x, y| b(x != y)),
-        "sem.lt" => Box::new(move |x, y| b(x < y)),
-        "sem.le" => Box::new(move |x, y| b(x <= y)),
-        "sem.gt" => Box::new(move |x, y| b(x > y)),
-        "sem.ge" => Box::new(move |x, y| b(x >= y)),
-        "sem.logical_and" => Box::new(move |x, y| b(x != 0.0 && y != 0.0)),
-        "sem.logical_or" => Box::new(move |x, y| b(x != 0.0 || y != 0.0)),
-        "sem.logical_xor" => Box::new(move |x, y| b((x != 0.0) != (y != 0.0))),
-        "sem.bitwise_and" => Box::new(|x, y| ((x as i64) & (y as i64)) as f64),
-        "sem.bitwise_or" => Box::new(|x, y| ((x as i64) | (y as i64)) as f64),
-        "sem.bitwise_xor" => Box::new(|x, y| ((x as i64) ^ (y as i64)) as f64),
+        Op::FloorDivide => Box::new(floor_div),
+        Op::Remainder => Box::new(move |x, y| if int_result || y != 0.0 { x - y * (x / y).floor() } else { f64::NAN }),
+        Op::Fmod => Box::new(|x, y| x % y),
+        Op::Pow => Box::new(f64::powf),
+        Op::Atan2 => Box::new(f64::atan2),
+        Op::Maximum => Box::new(|x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.max(y) }),
+        Op::Minimum => Box::new(|x, y| if x.is_nan() || y.is_nan() { f64::NAN } else { x.min(y) }),
+        Op::Eq => Box::new(move |x, y| b(x == y)),
+        Op::Ne => Box::new(move |x, y| b(x != y)),
+        Op::Lt => Box::new(move |x, y| b(x < y)),
+        Op::Le => Box::new(move |x, y| b(x <= y)),
+        Op::Gt => Box::new(move |x, y| b(x > y)),
+        Op::Ge => Box::new(move |x, y| b(x >= y)),
+        Op::LogicalAnd => Box::new(move |x, y| b(x != 0.0 && y != 0.0)),
+        Op::LogicalOr => Box::new(move |x, y| b(x != 0.0 || y != 0.0)),
+        Op::LogicalXor => Box::new(move |x, y| b((x != 0.0) != (y != 0.0))),
+        Op::BitwiseAnd => Box::new(|x, y| ((x as i64) & (y as i64)) as f64),
+        Op::BitwiseOr => Box::new(|x, y| ((x as i64) | (y as i64)) as f64),
+        Op::BitwiseXor => Box::new(|x, y| ((x as i64) ^ (y as i64)) as f64),
         other => return Err(format!("no binary kernel for '{other}'")),
     };
     map_f64(ctx, args, |[x, y]| f(x, y))
@@ -440,8 +440,10 @@ pub fn binary(ctx: &Ctx, args: &[Value]) -> R {
 /// `where(cond, a, b)`; `masked_fill(a, mask, value)` is the same with the
 /// operands reordered.
 pub fn select_by_mask(ctx: &Ctx, args: &[Value]) -> R {
+    // `where(cond, a, b)` takes a where cond holds; `masked_fill(self,
+    // mask, value)` takes value where mask holds.
     let (cond, a, b) = match ctx.op {
-        "sem.masked_fill" => (args.get(1), args.first(), args.get(2)),
+        Op::MaskedFill => (args.get(1), args.get(2), args.first()),
         _ => (args.first(), args.get(1), args.get(2)),
     };
     let (Some(cond), Some(a), Some(b)) = (cond, a, b) else {
@@ -515,9 +517,9 @@ mod tests {
 
     #[test]
     fn bitwise_not_of_bools_is_logical_not() {
-        let (attrs, env) = (genie_ir::AttrDict::new(), crate::kernels::SymEnv::new());
-        let ty = [genie_ir::Type::tensor(vec![genie_ir::Dim::Static(2)], DType::I1)];
-        let ctx = Ctx { op: "sem.bitwise_not", attrs: &attrs, results: &ty, unused: &[], env: &env };
+        let (attrs, env) = (genie_plan::AttrDict::new(), crate::kernels::SymEnv::new());
+        let ty = [genie_plan::Type::tensor(vec![genie_plan::Dim::Static(2)], DType::I1)];
+        let ctx = Ctx { op: Op::BitwiseNot, attrs: &attrs, results: &ty, unused: &[], env: &env, buffers: &[] };
         let x = Value::Tensor(Tensor::from_f64(vec![2], DType::I1, vec![1.0, 0.0]).unwrap());
         let out = unary(&ctx, &[x]).unwrap();
         assert_eq!(crate::kernels::tref(&out[0]).unwrap().to_f64(), [0.0, 1.0]);

@@ -6,7 +6,7 @@
 use crate::kernels::{one, tref, Ctx, R};
 use crate::linalg::Blas;
 use crate::tensor::{Tensor, Value};
-use genie_ir::DType;
+use genie_plan::DType;
 
 /// `x[rows, din] @ w[dout, din]^T + b` (a PyTorch linear layer).
 fn linear(x: &[f64], rows: usize, w: &Tensor, b: &Tensor) -> Result<Vec<f64>, String> {

@@ -11,9 +11,10 @@ use crate::backward;
 use crate::encoder_layer;
 use crate::elementwise::{self, scalar_value, PARALLEL_MIN};
 use crate::linalg::{self, pair};
-use crate::tensor::{numel, strides, Elem, Tensor, Value};
+use crate::tensor::{numel, strides, Elem, Storage, Tensor, Value};
+use std::sync::Arc;
 use crate::with_elem;
-use genie_ir::{AttrDict, Attribute, DType, Type};
+use genie_plan::{AttrDict, Attribute, DType, Op, Type};
 use rayon::prelude::*;
 use std::collections::HashMap;
 
@@ -21,18 +22,82 @@ use std::collections::HashMap;
 pub type SymEnv = HashMap<u32, i64>;
 
 pub struct Ctx<'a> {
-    pub op: &'a str,
+    pub op: Op,
     pub attrs: &'a AttrDict,
     pub results: &'a [Type],
     /// Per result: true when nothing reads it (empty: all are read).
     pub unused: &'a [bool],
     pub env: &'a SymEnv,
+    /// Per result: the memory of its buffer in the plan's buffer table,
+    /// when it has one (empty: none has). See [`Ctx::output`].
+    pub buffers: &'a [BufferSlot],
 }
 
 pub type Kernel = fn(&Ctx, &[Value]) -> Result<Vec<Value>, String>;
 pub(crate) type R = Result<Vec<Value>, String>;
 
+/// Where a kernel finds (and takes) the memory planned for a result.
+pub type BufferSlot = std::sync::Mutex<Option<Arc<Storage>>>;
+
+/// Memory for one result, held exclusively until it becomes a tensor.
+pub struct OutBuf<T> {
+    storage: Arc<Storage>,
+    n: usize,
+    _elem: std::marker::PhantomData<T>,
+}
+
+impl<T: Elem> OutBuf<T> {
+    /// The elements, not yet written.
+    pub fn uninit(&mut self) -> &mut [std::mem::MaybeUninit<T>] {
+        let raw = Arc::get_mut(&mut self.storage).and_then(Storage::bytes_mut).expect("output buffers are held exclusively and writable");
+        // SAFETY: the storage is aligned for every dtype and holds at least
+        // `n` elements (checked when the buffer was chosen).
+        unsafe { std::slice::from_raw_parts_mut(raw.as_mut_ptr().cast::<std::mem::MaybeUninit<T>>(), self.n) }
+    }
+
+    /// The elements, zeroed first (for kernels that accumulate).
+    pub fn zeroed(&mut self) -> &mut [T] {
+        let out = self.uninit();
+        out.iter_mut().for_each(|x| {
+            x.write(T::default());
+        });
+        // SAFETY: every element was just written.
+        unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast::<T>(), out.len()) }
+    }
+
+    /// The buffer as a contiguous tensor of `shape`.
+    ///
+    /// # Safety
+    /// Every element must have been written.
+    pub unsafe fn assume_init(self, shape: Vec<usize>) -> Result<Tensor, String> {
+        if numel(&shape) != self.n {
+            return Err(format!("shape {shape:?} needs {} elements, the buffer holds {}", numel(&shape), self.n));
+        }
+        let st = strides(&shape);
+        Tensor::from_storage(self.storage, T::DTYPE, shape, st, 0)
+    }
+}
+
 impl Ctx<'_> {
+    /// Memory for result `i`, `n` elements of `T`: the plan's buffer for
+    /// it when it has one that is free and large enough, fresh memory
+    /// otherwise. Kernels that write every element of a new result use it,
+    /// so static-size temporaries live in the plan's buffers.
+    pub fn output<T: Elem>(&self, i: usize, n: usize) -> Result<OutBuf<T>, String> {
+        let bytes = n.checked_mul(std::mem::size_of::<T>()).ok_or("output size overflows")?;
+        if let Some(slot) = self.buffers.get(i) {
+            let mut slot = slot.lock().map_err(|_| "a kernel panicked holding a buffer")?;
+            if let Some(mut s) = slot.take() {
+                if s.bytes() >= bytes && Arc::get_mut(&mut s).is_some_and(|s| s.bytes_mut().is_some()) {
+                    return Ok(OutBuf { storage: s, n, _elem: std::marker::PhantomData });
+                }
+                *slot = Some(s);
+            }
+        }
+        Ok(OutBuf { storage: Arc::new(Storage::alloc(bytes)?), n, _elem: std::marker::PhantomData })
+    }
+
+
     pub(crate) fn int(&self, name: &str) -> Result<Option<i64>, String> {
         self.attrs.get(name).map(|a| self.eval(a)).transpose()
     }
@@ -212,18 +277,18 @@ fn reduce(ctx: &Ctx, args: &[Value]) -> R {
     let correction = ctx.float("correction").unwrap_or(1.0);
     type Fold = Box<dyn Fn(&[f64]) -> f64>;
     let f: Fold = match ctx.op {
-        "sem.sum" => Box::new(|g| g.iter().sum()),
-        "sem.mean" => Box::new(|g| g.iter().sum::<f64>() / g.len() as f64),
-        "sem.prod" => Box::new(|g| g.iter().product()),
-        "sem.amax" => Box::new(|g| g.iter().copied().fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) })),
-        "sem.amin" => Box::new(|g| g.iter().copied().fold(f64::INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) })),
-        "sem.any" => Box::new(|g| if g.iter().any(|&x| x != 0.0) { 1.0 } else { 0.0 }),
-        "sem.all" => Box::new(|g| if g.iter().all(|&x| x != 0.0) { 1.0 } else { 0.0 }),
-        "sem.logsumexp" => Box::new(|g| {
+        Op::Sum => Box::new(|g| g.iter().sum()),
+        Op::Mean => Box::new(|g| g.iter().sum::<f64>() / g.len() as f64),
+        Op::Prod => Box::new(|g| g.iter().product()),
+        Op::Amax => Box::new(|g| g.iter().copied().fold(f64::NEG_INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.max(b) })),
+        Op::Amin => Box::new(|g| g.iter().copied().fold(f64::INFINITY, |a, b| if a.is_nan() || b.is_nan() { f64::NAN } else { a.min(b) })),
+        Op::Any => Box::new(|g| if g.iter().any(|&x| x != 0.0) { 1.0 } else { 0.0 }),
+        Op::All => Box::new(|g| if g.iter().all(|&x| x != 0.0) { 1.0 } else { 0.0 }),
+        Op::Logsumexp => Box::new(|g| {
             let m = g.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             m + g.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
         }),
-        "sem.var" => Box::new(move |g| {
+        Op::Var => Box::new(move |g| {
             let n = g.len() as f64;
             let mean = g.iter().sum::<f64>() / n;
             g.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (n - correction).max(0.0)
@@ -306,7 +371,7 @@ fn softmax(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let rank = t.shape.len();
     let d = norm_dim(ctx.req_int("dim")?, rank)?;
-    let log = ctx.op == "sem._log_softmax";
+    let log = ctx.op == Op::LogSoftmax;
     if t.numel() == 0 || rank == 0 {
         let x = t.cast(ctx.out_dtype(0)?)?;
         return one(if rank == 0 { Tensor::from_f64(vec![], x.dtype(), vec![if log { 0.0 } else { 1.0 }])? } else { x });
@@ -356,7 +421,7 @@ fn cumsum(ctx: &Ctx, args: &[Value]) -> R {
 fn arg_reduce(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let keep = ctx.flag("keepdim");
-    let pick_max = matches!(ctx.op, "sem.argmax" | "sem.max_dim");
+    let pick_max = matches!(ctx.op, Op::Argmax | Op::MaxDim);
     let (t, dim) = match ctx.int("dim")? {
         Some(d) => (t.clone(), norm_dim(d, t.shape.len())?),
         None => (t.clone().reshaped(vec![t.numel()])?, 0),
@@ -386,7 +451,7 @@ fn arg_reduce(ctx: &Ctx, args: &[Value]) -> R {
         indices.push(best as f64);
     }
     let shape = if ctx.int("dim")?.is_none() && keep { vec![1; tref(&args[0])?.shape.len()] } else { shape };
-    if matches!(ctx.op, "sem.argmax" | "sem.argmin") {
+    if matches!(ctx.op, Op::Argmax | Op::Argmin) {
         return one(Tensor::from_f64(shape, DType::I64, indices)?);
     }
     Ok(vec![
@@ -412,7 +477,7 @@ fn target_shape(ctx: &Ctx, numel_in: usize, name: &str) -> Result<Vec<usize>, St
 
 fn view(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
-    let name = if ctx.op == "sem.reshape" { "shape" } else { "size" };
+    let name = if ctx.op == Op::Reshape { "shape" } else { "size" };
     let shape = target_shape(ctx, t.numel(), name)?;
     one(t.clone().reshaped(shape)?)
 }
@@ -424,7 +489,7 @@ fn view(ctx: &Ctx, args: &[Value]) -> R {
 fn permute(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
     let rank = t.shape.len();
-    let perm = if ctx.op == "sem.transpose" {
+    let perm = if ctx.op == Op::Transpose {
         let (a, b) = (norm_dim(ctx.req_int("dim0")?, rank)?, norm_dim(ctx.req_int("dim1")?, rank)?);
         let mut p: Vec<usize> = (0..rank).collect();
         p.swap(a, b);
@@ -520,7 +585,7 @@ fn split(ctx: &Ctx, args: &[Value]) -> R {
     let d = norm_dim(ctx.int("dim")?.unwrap_or(0), t.shape.len())?;
     let n = t.shape[d];
     let sizes: Vec<usize> = match ctx.op {
-        "sem.split" => {
+        Op::Split => {
             let s = ctx.req_int("split_size")?.max(1) as usize;
             if n == 0 { vec![0] } else { (0..n).step_by(s).map(|i| s.min(n - i)).collect() }
         }
@@ -600,8 +665,8 @@ fn scatter_view(ctx: &Ctx, args: &[Value]) -> R {
     // Logical positions of the region, found by viewing an index tensor the same way.
     let ids = Tensor::from_vec(base.shape.clone(), (0..base.numel() as i64).collect::<Vec<i64>>())?;
     let region = match ctx.op {
-        "sem.copy" => ids,
-        "sem.slice_scatter" => {
+        Op::Copy => ids,
+        Op::SliceScatter => {
             let d = norm_dim(ctx.int("dim")?.unwrap_or(0), rank)?;
             let (start, end, step) = slice_range(ctx, base.shape[d])?;
             ids.sliced(d, start, end, step)
@@ -806,7 +871,7 @@ fn sort_like(ctx: &Ctx, args: &[Value]) -> R {
     let d = norm_dim(ctx.int("dim")?.unwrap_or(-1), rank)?;
     let size = t.shape.get(d).copied().unwrap_or(1);
     let (descending, keep) = match ctx.op {
-        "sem.topk" => {
+        Op::Topk => {
             let k = ctx.req_int("k")?;
             if k < 0 || k as usize > size {
                 return Err(format!("topk k={k} out of range for a dim of size {size}"));
@@ -948,12 +1013,12 @@ pub(crate) fn index(_ctx: &Ctx, args: &[Value]) -> R {
 fn full(ctx: &Ctx, args: &[Value]) -> R {
     let d = ctx.out_dtype(0)?;
     let shape: Vec<usize> = match ctx.op {
-        "sem.full_like" | "sem.fill" => tref(&args[0])?.shape.clone(),
+        Op::FullLike | Op::Fill => tref(&args[0])?.shape.clone(),
         _ => ctx.ints("size")?.unwrap_or_default().into_iter().map(|s| s.max(0) as usize).collect(),
     };
     let value = match ctx.op {
-        "sem.fill" => tensor(&args[1])?.to_f64().first().copied().ok_or("fill with an empty tensor")?,
-        "sem.empty" => 0.0,
+        Op::Fill => tensor(&args[1])?.to_f64().first().copied().ok_or("fill with an empty tensor")?,
+        Op::Empty => 0.0,
         _ => ctx.float("fill_value").or_else(|| ctx.attrs.get("fill_value").and_then(Attribute::as_bool).map(f64::from)).unwrap_or(0.0),
     };
     with_elem!(d, T => one(Tensor::from_vec(shape.clone(), vec![T::from_f64(value); numel(&shape)])?))
@@ -1272,7 +1337,7 @@ fn pool2d(ctx: &Ctx, args: &[Value]) -> R {
     let stride = ctx.ints("stride")?.filter(|s| !s.is_empty());
     let s = if stride.is_some() { pair(ctx, "stride", 1)? } else { k };
     let p = pair(ctx, "padding", 0)?;
-    let is_max = ctx.op == "sem.max_pool2d_with_indices";
+    let is_max = ctx.op == Op::MaxPool2dWithIndices;
     let d = if is_max { pair(ctx, "dilation", 1)? } else { [1, 1] };
     if k.contains(&0) || s.contains(&0) || d.contains(&0) {
         return Err("pooling with a zero kernel size, stride or dilation".into());
@@ -1348,7 +1413,7 @@ fn tri(ctx: &Ctx, args: &[Value]) -> R {
     let k = ctx.int("diagonal")?.unwrap_or(0);
     let r = t.shape.len();
     let (rows, cols) = (t.shape[r - 2], t.shape[r - 1]);
-    let lower = ctx.op == "sem.tril";
+    let lower = ctx.op == Op::Tril;
     let v: Vec<f64> = t
         .to_f64()
         .into_iter()
@@ -1380,7 +1445,7 @@ fn none(_: &Ctx, _: &[Value]) -> R {
 
 fn sym_size(ctx: &Ctx, args: &[Value]) -> R {
     let t = tref(&args[0])?;
-    if ctx.op == "sem.sym_numel" {
+    if ctx.op == Op::SymNumel {
         return Ok(vec![Value::Int(t.numel() as i64)]);
     }
     let d = norm_dim(ctx.req_int("dim")?, t.shape.len())?;
@@ -1389,77 +1454,77 @@ fn sym_size(ctx: &Ctx, args: &[Value]) -> R {
 
 /// The kernel running `op` with `attrs`, or why the CPU backend cannot:
 /// checked when a plan loads, so unsupported graphs fall back before running.
-pub fn kernel_with(op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
-    if op == "sem.convolution" && attrs.get("transposed").and_then(Attribute::as_bool) == Some(true) {
+pub fn kernel_with(op: Op, attrs: &AttrDict) -> Result<Kernel, String> {
+    if op == Op::Convolution && attrs.get("transposed").and_then(Attribute::as_bool) == Some(true) {
         return Err("op 'sem.convolution' with transposed = true is not supported by the CPU backend yet".into());
     }
     kernel_for(op).ok_or_else(|| format!("op '{op}' is not supported by the CPU backend yet"))
 }
 
 /// The kernel implementing `op`, if the CPU backend has one.
-pub fn kernel_for(op: &str) -> Option<Kernel> {
+pub fn kernel_for(op: Op) -> Option<Kernel> {
     Some(match op {
-        "sem.constant" => constant,
-        "sem.none" => none,
-        "sem.sym_size" | "sem.sym_numel" => sym_size,
-        "sem.clamp" | "sem.hardtanh" => elementwise::clamp_like,
-        "sem.leaky_relu" => elementwise::leaky_relu,
-        "sem.neg" | "sem.abs" | "sem.exp" | "sem.expm1" | "sem.log" | "sem.log1p" | "sem.sqrt" | "sem.rsqrt" | "sem.reciprocal"
-        | "sem.sin" | "sem.cos" | "sem.tanh" | "sem.sigmoid" | "sem.silu" | "sem.relu" | "sem.erf" | "sem.floor" | "sem.ceil"
-        | "sem.round" | "sem.trunc" | "sem.sign" | "sem.logical_not" | "sem.bitwise_not" | "sem.isnan" | "sem.hardsigmoid"
-        | "sem.hardswish" | "sem.clone" | "sem.alias" | "sem.detach" | "sem.lift_fresh_copy" | "sem._to_copy"
-        | "sem.convert_element_type" | "sem.gelu" => elementwise::unary,
-        "sem.add" | "sem.sub" | "sem.mul" | "sem.div" | "sem.floor_divide" | "sem.remainder" | "sem.fmod" | "sem.pow" | "sem.atan2"
-        | "sem.maximum" | "sem.minimum" | "sem.eq" | "sem.ne" | "sem.lt" | "sem.le" | "sem.gt" | "sem.ge" | "sem.logical_and"
-        | "sem.logical_or" | "sem.logical_xor" | "sem.bitwise_and" | "sem.bitwise_or" | "sem.bitwise_xor" => elementwise::binary,
-        "sem.where" | "sem.masked_fill" => elementwise::select_by_mask,
-        "sem.sum" | "sem.mean" | "sem.prod" | "sem.amax" | "sem.amin" | "sem.any" | "sem.all" | "sem.logsumexp" | "sem.var" => reduce,
-        "sem.argmax" | "sem.argmin" | "sem.max_dim" | "sem.min_dim" => arg_reduce,
-        "sem._softmax" | "sem._log_softmax" => softmax,
-        "sem.cumsum" => cumsum,
-        "sem.mm" => linalg::mm,
-        "sem.bmm" => linalg::bmm,
-        "sem.addmm" => linalg::addmm,
-        "sem.view" | "sem.reshape" | "sem._unsafe_view" => view,
-        "sem.permute" | "sem.transpose" => permute,
-        "sem.expand" => expand,
-        "sem.unsqueeze" => unsqueeze,
-        "sem.squeeze" => squeeze,
-        "sem.slice" => slice,
-        "sem.select" => select,
-        "sem.cat" => cat,
-        "sem.split" | "sem.split_with_sizes" => split,
-        "sem.embedding" => embedding,
-        "sem._embedding_bag" => embedding_bag,
-        "sem.flip" => flip,
-        "sem.as_strided" => as_strided,
-        "sem.repeat" => repeat,
-        "sem.unbind" => unbind,
-        "sem.copy" | "sem.slice_scatter" | "sem.select_scatter" => scatter_view,
-        "sem.native_group_norm" => group_norm,
-        "sem._transformer_encoder_layer_fwd" => encoder_layer::transformer_encoder_layer,
-        "sem.sort" | "sem.topk" => sort_like,
-        "sem.index_select" => index_select,
-        "sem.gather" => gather,
-        "sem.index" => index,
-        "sem.full" | "sem.full_like" | "sem.empty" | "sem.fill" => full,
-        "sem.scalar_tensor" => scalar_tensor,
-        "sem.arange" => arange,
-        "sem.native_layer_norm" => layer_norm,
-        "sem.tril" | "sem.triu" => tri,
-        "sem.convolution" => linalg::convolution,
-        "sem._native_batch_norm_legit_no_training" => batch_norm_inference,
-        "sem.max_pool2d_with_indices" | "sem.avg_pool2d" => pool2d,
-        "sem._adaptive_avg_pool2d" => adaptive_avg_pool2d,
+        Op::Constant => constant,
+        Op::None => none,
+        Op::SymSize | Op::SymNumel => sym_size,
+        Op::Clamp | Op::Hardtanh => elementwise::clamp_like,
+        Op::LeakyRelu => elementwise::leaky_relu,
+        Op::Neg | Op::Abs | Op::Exp | Op::Expm1 | Op::Log | Op::Log1p | Op::Sqrt | Op::Rsqrt | Op::Reciprocal
+        | Op::Sin | Op::Cos | Op::Tanh | Op::Sigmoid | Op::Silu | Op::Relu | Op::Erf | Op::Floor | Op::Ceil
+        | Op::Round | Op::Trunc | Op::Sign | Op::LogicalNot | Op::BitwiseNot | Op::Isnan | Op::Hardsigmoid
+        | Op::Hardswish | Op::Clone | Op::Alias | Op::Detach | Op::LiftFreshCopy | Op::ToCopy
+        | Op::ConvertElementType | Op::Gelu => elementwise::unary,
+        Op::Add | Op::Sub | Op::Mul | Op::Div | Op::FloorDivide | Op::Remainder | Op::Fmod | Op::Pow | Op::Atan2
+        | Op::Maximum | Op::Minimum | Op::Eq | Op::Ne | Op::Lt | Op::Le | Op::Gt | Op::Ge | Op::LogicalAnd
+        | Op::LogicalOr | Op::LogicalXor | Op::BitwiseAnd | Op::BitwiseOr | Op::BitwiseXor => elementwise::binary,
+        Op::Where | Op::MaskedFill => elementwise::select_by_mask,
+        Op::Sum | Op::Mean | Op::Prod | Op::Amax | Op::Amin | Op::Any | Op::All | Op::Logsumexp | Op::Var => reduce,
+        Op::Argmax | Op::Argmin | Op::MaxDim | Op::MinDim => arg_reduce,
+        Op::Softmax | Op::LogSoftmax => softmax,
+        Op::Cumsum => cumsum,
+        Op::Mm => linalg::mm,
+        Op::Bmm => linalg::bmm,
+        Op::Addmm => linalg::addmm,
+        Op::View | Op::Reshape | Op::UnsafeView => view,
+        Op::Permute | Op::Transpose => permute,
+        Op::Expand => expand,
+        Op::Unsqueeze => unsqueeze,
+        Op::Squeeze => squeeze,
+        Op::Slice => slice,
+        Op::Select => select,
+        Op::Cat => cat,
+        Op::Split | Op::SplitWithSizes => split,
+        Op::Embedding => embedding,
+        Op::EmbeddingBag => embedding_bag,
+        Op::Flip => flip,
+        Op::AsStrided => as_strided,
+        Op::Repeat => repeat,
+        Op::Unbind => unbind,
+        Op::Copy | Op::SliceScatter | Op::SelectScatter => scatter_view,
+        Op::NativeGroupNorm => group_norm,
+        Op::TransformerEncoderLayerFwd => encoder_layer::transformer_encoder_layer,
+        Op::Sort | Op::Topk => sort_like,
+        Op::IndexSelect => index_select,
+        Op::Gather => gather,
+        Op::Index => index,
+        Op::Full | Op::FullLike | Op::Empty | Op::Fill => full,
+        Op::ScalarTensor => scalar_tensor,
+        Op::Arange => arange,
+        Op::NativeLayerNorm => layer_norm,
+        Op::Tril | Op::Triu => tri,
+        Op::Convolution => linalg::convolution,
+        Op::NativeBatchNormLegitNoTraining => batch_norm_inference,
+        Op::MaxPool2dWithIndices | Op::AvgPool2d => pool2d,
+        Op::AdaptiveAvgPool2d => adaptive_avg_pool2d,
         // Training: backward ops and training-mode forward ops.
-        "sem.constant_pad_nd" => backward::constant_pad_nd,
-        "sem.scatter" | "sem.scatter_add" => backward::scatter,
-        "sem.index_put" => backward::index_put,
-        "sem._native_batch_norm_legit_functional" => backward::batch_norm_functional,
-        "sem.native_dropout" => backward::native_dropout,
-        "sem.convolution_backward" => backward::convolution_backward,
-        "sem.max_pool2d_with_indices_backward" => backward::max_pool2d_with_indices_backward,
-        "sem._scaled_dot_product_flash_attention_for_cpu_backward" => backward::sdpa_flash_backward,
+        Op::ConstantPadNd => backward::constant_pad_nd,
+        Op::Scatter | Op::ScatterAdd => backward::scatter,
+        Op::IndexPut => backward::index_put,
+        Op::NativeBatchNormLegitFunctional => backward::batch_norm_functional,
+        Op::NativeDropout => backward::native_dropout,
+        Op::ConvolutionBackward => backward::convolution_backward,
+        Op::MaxPool2dWithIndicesBackward => backward::max_pool2d_with_indices_backward,
+        Op::ScaledDotProductFlashAttentionForCpuBackward => backward::sdpa_flash_backward,
         _ => return None,
     })
 }

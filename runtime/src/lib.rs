@@ -1,92 +1,43 @@
-//! The plan interpreter and its CPU backend.
+//! Genie's runtime: executes plans (`genie-plan`) through a small HAL.
 //!
-//! [`Executable::load`] resolves every instruction of a decoded plan to a
-//! kernel up front, so an op the backend lacks is reported before anything
-//! runs (the caller can then fall back to eager PyTorch). Constants
-//! (`dense_resource` weights) are bound once with [`Executable::bind`], by
-//! reference when they come from torch. [`Executable::run`] binds the shape
-//! symbols from the inputs, checks every input against the plan's types,
-//! runs the instructions in order and drops each value after its last use.
+//! [`Executable::load`] checks a decoded plan against the devices that will
+//! run it and resolves every kernel call to a kernel once, by opcode, so a
+//! plan the devices cannot run is refused before anything runs (the caller
+//! can then fall back to eager PyTorch). Constants are bound once, by
+//! resource handle, with [`Executable::bind`] (by reference when they come
+//! from torch). [`Executable::run`] binds the shape symbols from the inputs,
+//! checks every input against the plan's types, then walks the devices'
+//! instruction streams together — each runs until it waits for a value
+//! another device sends — dropping each value after its last use. Results
+//! that the plan gives a buffer live in that buffer of the run's arena
+//! (one per concurrent run, reused across calls; a buffer still referenced
+//! by a live tensor is never written — the run takes fresh memory instead).
 //!
-//! Kernels come from a [`Backend`] (the CPU one by default).
-//!
+//! Devices come from the HAL ([`hal`]): the CPU backend by default.
 //! Tensors are immutable and shared: views and same-type copies cost
 //! nothing. An output that shares memory with an input or a constant is
 //! copied on the way out, so callers never receive an alias they did not
-//! ask for.
-//!
-//! Training runs too: aot_autograd's backward graphs use the kernels in
-//! [`backward`]. Not yet: the plan's buffer table (kernels allocate).
+//! ask for. Training runs too: aot_autograd's backward graphs use the
+//! kernels in [`backward`].
 
 pub mod backward;
+pub mod conformance;
 pub mod elementwise;
 pub mod encoder_layer;
+pub mod hal;
 pub mod kernels;
 pub mod linalg;
 pub mod tensor;
 mod winograd;
 
-use genie_codegen::{Plan, Role};
-use genie_ir::{AttrDict, Attribute, Dim, TensorType, Type};
-use kernels::{Ctx, Kernel, SymEnv};
+pub use genie_plan as plan;
+use genie_plan::{AttrDict, Dim, Instr, Op, Plan, ResidentKind, TensorType, Type};
+pub use hal::{Allocator, Cpu, Device, Queue};
+use kernels::{BufferSlot, Ctx, Kernel, SymEnv};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 pub use tensor::{Elem, Storage, Tensor, Value};
-
-/// What the interpreter needs from a device: kernels for ops, and moving
-/// tensors between the host and the device's memory. The CPU backend is the
-/// only one today; a CUDA backend implements the same three calls.
-pub trait Backend: Send + Sync {
-    /// The device as plans and messages name it ("cpu").
-    fn device(&self) -> &'static str;
-    /// The kernel running `op` with `attrs`, or why this backend cannot.
-    fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String>;
-    /// A host tensor (input or constant) as the device's kernels read it.
-    fn to_device(&self, t: Tensor) -> Result<Tensor, String>;
-    /// A result as the host reads it.
-    fn to_host(&self, t: Tensor) -> Result<Tensor, String>;
-}
-
-/// Kernels on the host: tensors stay where they are (no copies).
-pub struct Cpu;
-
-impl Backend for Cpu {
-    fn device(&self) -> &'static str {
-        "cpu"
-    }
-
-    fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
-        kernels::kernel_with(op, attrs)
-    }
-
-    fn to_device(&self, t: Tensor) -> Result<Tensor, String> {
-        Ok(t)
-    }
-
-    fn to_host(&self, t: Tensor) -> Result<Tensor, String> {
-        Ok(t)
-    }
-}
-
-pub struct Executable {
-    backend: Arc<dyn Backend>,
-    plan: Plan,
-    kernels: Vec<Kernel>,
-    /// Per instruction: its attributes and result types.
-    attrs: Vec<AttrDict>,
-    results: Vec<Vec<Type>>,
-    /// Per instruction: values whose last use it is.
-    frees: Vec<Vec<u32>>,
-    /// Per instruction: which results nothing reads (a kernel may skip them).
-    unused: Vec<Vec<bool>>,
-    /// Constant data by resource handle, and the type the plan expects.
-    constants: HashMap<String, (TensorType, Option<Tensor>)>,
-    /// Per instruction: the resource handle it reads, for constants.
-    reads_constant: Vec<Option<String>>,
-    /// Per-op call counts and time, when profiling is on.
-    profile: Option<Mutex<HashMap<String, (u64, Duration)>>>,
-}
 
 /// Tensors of a few MiB are allocated and freed on every call (a decode
 /// step's KV cache grows by a row: 24 fresh 3 MiB buffers per GPT-2 step).
@@ -113,55 +64,122 @@ fn keep_freed_buffers() {
     }
 }
 
+/// One instruction, resolved at load.
+enum Step {
+    Call {
+        op: Op,
+        kernel: Kernel,
+        operands: Vec<u32>,
+        results: Vec<u32>,
+        /// Index into [`Executable::attrs`].
+        attrs: usize,
+        result_types: Vec<Type>,
+        /// Per result: nothing reads it (a kernel may skip it).
+        unused: Vec<bool>,
+        /// Per result: its buffer in the plan's buffer table.
+        buffers: Vec<Option<u32>>,
+    },
+    Load { resident: u32, result: u32 },
+    Store { resident: u32, value: u32 },
+    Send { value: u32, result: u32 },
+    Await { value: u32 },
+}
+
+/// A plan loaded on its devices.
+pub struct Executable {
+    plan: Plan,
+    /// Per plan device.
+    devices: Vec<Arc<dyn Device>>,
+    /// Per device: its stream, resolved; and per instruction the values
+    /// whose last use it is.
+    streams: Vec<Vec<(Step, Vec<u32>)>>,
+    attrs: Vec<AttrDict>,
+    /// Per resident: bound data (constants) or the current value (state).
+    residents: Mutex<Vec<Option<Tensor>>>,
+    /// Residents by name (a constant's resource handle).
+    handles: HashMap<String, u32>,
+    /// Arenas of finished runs, reused by the next ones.
+    frames: Mutex<Vec<Vec<Option<Arc<Storage>>>>>,
+    /// Per-op call counts and time, when profiling is on.
+    profile: Option<Mutex<HashMap<Op, (u64, Duration)>>>,
+}
+
 impl Executable {
-    /// Loads `plan` on the CPU backend.
+    /// Loads `plan` with every device on the host CPU.
     pub fn load(plan: Plan) -> Result<Executable, String> {
-        Executable::load_on(plan, Arc::new(Cpu))
+        Executable::load_on(plan, &|d: &genie_plan::Device| match d.kind {
+            genie_plan::DeviceKind::Cpu => Ok(Cpu::shared() as Arc<dyn Device>),
+            kind => Err(format!("device @{} is a {} device, and this runtime has no {} backend", d.name, kind.name(), kind.name())),
+        })
     }
 
-    /// Resolves kernels for every instruction on `backend`; fails naming the
-    /// first op it cannot run.
-    pub fn load_on(plan: Plan, backend: Arc<dyn Backend>) -> Result<Executable, String> {
+    /// Loads `plan` with the device `resolve` gives for each entry of its
+    /// device table; resolves every kernel, failing on the first call a
+    /// device cannot run (naming the op and where it is).
+    pub fn load_on(plan: Plan, resolve: &dyn Fn(&genie_plan::Device) -> Result<Arc<dyn Device>, String>) -> Result<Executable, String> {
         keep_freed_buffers();
-        let mut kernels = Vec::with_capacity(plan.code.len());
-        let mut attrs = Vec::with_capacity(plan.code.len());
-        let mut results = Vec::with_capacity(plan.code.len());
-        let mut constants = HashMap::new();
-        let mut reads_constant = Vec::with_capacity(plan.code.len());
-        for (pc, ins) in plan.code.iter().enumerate() {
-            let name = plan.strings.get(ins.op as usize).ok_or_else(|| format!("instruction {pc}: bad op index"))?;
-            let Some(Attribute::Dict(a)) = plan.attrs.get(ins.attrs as usize) else {
-                return Err(format!("instruction {pc}: attributes are not a dictionary"));
-            };
-            kernels.push(backend.kernel(name, a)?);
-            let is_constant = name == "sem.constant" && ins.results.first().is_some_and(|&r| plan.values[r as usize].role == Role::Constant);
-            reads_constant.push(match (is_constant, a.get("value")) {
-                (false, _) => None,
-                (true, Some(Attribute::DenseResource { handle, ty })) => {
-                    constants.insert(handle.clone(), ((**ty).clone(), None));
-                    Some(handle.clone())
+        genie_plan::verify(&plan).map_err(|e| e.to_string())?;
+        let devices = plan.devices.iter().map(resolve).collect::<Result<Vec<_>, _>>()?;
+        // Last read of every value, per stream: it is dropped after that.
+        let mut last: Vec<Option<(usize, usize)>> = vec![None; plan.values.len()];
+        for (d, stream) in plan.streams.iter().enumerate() {
+            for (pc, ins) in stream.iter().enumerate() {
+                for &o in ins.reads() {
+                    last[o as usize] = Some((d, pc));
                 }
-                (true, _) => return Err(format!("instruction {pc}: constant without a resource")),
-            });
-            attrs.push(a.clone());
-            results.push(ins.results.iter().map(|&r| plan.types[plan.values[r as usize].ty as usize].clone()).collect());
-        }
-        let mut last = vec![None; plan.values.len()];
-        for (pc, ins) in plan.code.iter().enumerate() {
-            for &o in &ins.operands {
-                last[o as usize] = Some(pc);
             }
         }
-        let unused = plan.code.iter().map(|ins| ins.results.iter().map(|&r| last[r as usize].is_none() && !plan.outputs.contains(&r)).collect()).collect();
-        let mut frees = vec![Vec::new(); plan.code.len()];
+        let is_output = {
+            let mut v = vec![false; plan.values.len()];
+            plan.outputs.iter().for_each(|o| v[o.value as usize] = true);
+            v
+        };
+        let mut streams = Vec::with_capacity(plan.streams.len());
+        for (d, stream) in plan.streams.iter().enumerate() {
+            let mut steps = Vec::with_capacity(stream.len());
+            for (pc, ins) in stream.iter().enumerate() {
+                let step = match ins {
+                    Instr::Call { op, operands, results, attrs } => {
+                        let a = &plan.attrs[*attrs as usize];
+                        let kernel = devices[d].kernel(*op, a).map_err(|e| format!("stream #{d} instruction {pc}: {e}"))?;
+                        Step::Call {
+                            op: *op,
+                            kernel,
+                            operands: operands.clone(),
+                            results: results.clone(),
+                            attrs: *attrs as usize,
+                            result_types: results.iter().map(|&r| plan.value_type(r).clone()).collect(),
+                            unused: results.iter().map(|&r| last[r as usize].is_none() && !is_output[r as usize]).collect(),
+                            buffers: results.iter().map(|&r| plan.values[r as usize].buffer).collect(),
+                        }
+                    }
+                    Instr::Load { resident, result } => Step::Load { resident: *resident, result: *result },
+                    Instr::Store { resident, value } => Step::Store { resident: *resident, value: *value },
+                    Instr::Send { value, result } => Step::Send { value: *value, result: *result },
+                    Instr::Await { value } => Step::Await { value: *value },
+                };
+                steps.push((step, Vec::new()));
+            }
+            streams.push(steps);
+        }
         for (v, l) in last.into_iter().enumerate() {
-            if let Some(pc) = l {
-                if !plan.outputs.contains(&(v as u32)) {
-                    frees[pc].push(v as u32);
+            if let Some((d, pc)) = l {
+                if !is_output[v] {
+                    streams[d][pc].1.push(v as u32);
                 }
             }
         }
-        Ok(Executable { backend, plan, kernels, attrs, results, frees, unused, constants, reads_constant, profile: None })
+        let handles = plan.residents.iter().enumerate().map(|(i, r)| (r.name.clone(), i as u32)).collect();
+        Ok(Executable {
+            residents: Mutex::new(vec![None; plan.residents.len()]),
+            attrs: plan.attrs.clone(),
+            plan,
+            devices,
+            streams,
+            handles,
+            frames: Mutex::new(Vec::new()),
+            profile: None,
+        })
     }
 
     pub fn plan(&self) -> &Plan {
@@ -170,17 +188,31 @@ impl Executable {
 
     /// Handles of the constants the plan reads, with their types.
     pub fn constant_handles(&self) -> impl Iterator<Item = (&str, &TensorType)> {
-        self.constants.iter().map(|(h, (ty, _))| (h.as_str(), ty))
+        self.plan
+            .residents
+            .iter()
+            .filter(|r| r.kind == ResidentKind::Constant)
+            .filter_map(|r| self.plan.types[r.ty as usize].as_tensor().map(|t| (r.name.as_str(), t)))
     }
 
-    /// Binds the data of constant `handle`; checks it against the plan's type.
+    /// Whether the plan keeps state between calls (so runs of it are not
+    /// independent and it must not be shared between clients).
+    pub fn has_state(&self) -> bool {
+        self.plan.residents.iter().any(|r| r.kind == ResidentKind::State)
+    }
+
+    /// Binds the data of constant `handle` (or the initial value of state
+    /// `handle`); checks it against the plan's type.
     pub fn bind(&mut self, handle: &str, t: Tensor) -> Result<(), String> {
-        let (ty, slot) = self.constants.get_mut(handle).ok_or_else(|| format!("the plan has no constant '{handle}'"))?;
-        let want: Vec<usize> = ty.dims.iter().filter_map(|d| d.as_static()).map(|d| d as usize).collect();
-        if t.shape != want || t.dtype() != ty.dtype {
-            return Err(format!("resource '{handle}' is {:?} {}, the plan expects {}", t.shape, t.dtype(), Type::Tensor(ty.clone())));
+        let &r = self.handles.get(handle).ok_or_else(|| format!("the plan has no constant or state '{handle}'"))?;
+        let res = &self.plan.residents[r as usize];
+        let ty = &self.plan.types[res.ty as usize];
+        let want: Option<Vec<usize>> = ty.as_tensor().map(|tt| tt.dims.iter().filter_map(|d| d.as_static()).map(|d| d as usize).collect());
+        if want.as_deref() != Some(t.shape.as_slice()) || ty.as_tensor().map(|tt| tt.dtype) != Some(t.dtype()) {
+            return Err(format!("resource '{handle}' is {:?} {}, the plan expects {ty}", t.shape, t.dtype()));
         }
-        *slot = Some(self.backend.to_device(t)?);
+        let t = self.devices[res.device as usize].import(t)?;
+        self.residents.get_mut().map_err(|_| "poisoned")?[r as usize] = Some(t);
         Ok(())
     }
 
@@ -192,12 +224,12 @@ impl Executable {
     /// Per op: (calls, total time), slowest first; empty unless profiling.
     pub fn profile(&self) -> Vec<(String, u64, Duration)> {
         let Some(p) = &self.profile else { return vec![] };
-        let mut v: Vec<_> = p.lock().map(|m| m.iter().map(|(k, &(n, t))| (k.clone(), n, t)).collect()).unwrap_or_default();
+        let mut v: Vec<_> = p.lock().map(|m| m.iter().map(|(k, &(n, t))| (k.name().to_string(), n, t)).collect()).unwrap_or_default();
         v.sort_by_key(|e| std::cmp::Reverse(e.2));
         v
     }
 
-    /// Runs the plan on `inputs`.
+    /// Runs the plan on `inputs` (the plan's inputs, in order).
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
         let plan = &self.plan;
         if inputs.len() != plan.inputs.len() {
@@ -208,64 +240,177 @@ impl Executable {
         // Memory the caller owns: outputs must not alias it.
         let mut borrowed: Vec<*const Storage> = vec![];
         for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
-            bind(&plan.types[plan.values[id as usize].ty as usize], &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
+            bind(plan.value_type(id), &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
             let v = match v {
                 Value::Tensor(t) => {
                     borrowed.push(Arc::as_ptr(t.storage()));
-                    Value::Tensor(self.backend.to_device(t).map_err(|e| format!("input #{i}: {e}"))?)
+                    let device = &self.devices[plan.values[id as usize].device as usize];
+                    Value::Tensor(device.import(t).map_err(|e| format!("input #{i}: {e}"))?)
                 }
                 v => v,
             };
             slots[id as usize] = Some(v);
         }
-        for (_, t) in self.constants.values() {
-            if let Some(t) = t {
-                borrowed.push(Arc::as_ptr(t.storage()));
-            }
+        let residents = self.residents.lock().map_err(|_| "a previous run panicked")?.clone();
+        borrowed.extend(residents.iter().flatten().map(|t| Arc::as_ptr(t.storage())));
+        let mut frame = self.frames.lock().ok().and_then(|mut f| f.pop()).unwrap_or_else(|| vec![None; plan.buffers.len()]);
+        let mut state = residents;
+        let result = self.walk(&mut slots, &mut frame, &mut state, &env);
+        if let Ok(mut f) = self.frames.lock() {
+            f.push(frame);
         }
-        for (pc, ins) in plan.code.iter().enumerate() {
-            let op = plan.strings[ins.op as usize].as_str();
-            let attrs = &self.attrs[pc];
-            let outs = if let Some(handle) = &self.reads_constant[pc] {
-                let t = self.constants.get(handle).and_then(|(_, t)| t.clone()).ok_or_else(|| format!("no data bound for resource '{handle}'"))?;
-                vec![Value::Tensor(t)]
-            } else {
-                let args: Vec<Value> = ins
-                    .operands
-                    .iter()
-                    .map(|&o| slots[o as usize].clone().ok_or_else(|| format!("instruction {pc} ('{op}'): value %{o} is not available")))
-                    .collect::<Result<_, _>>()?;
-                let ctx = Ctx { op, attrs, results: &self.results[pc], unused: &self.unused[pc], env: &env };
-                let start = self.profile.as_ref().map(|_| Instant::now());
-                let outs = (self.kernels[pc])(&ctx, &args).map_err(|e| format!("instruction {pc} ('{op}'): {e}"))?;
-                if let (Some(p), Some(t)) = (&self.profile, start) {
-                    if let Ok(mut m) = p.lock() {
-                        let e = m.entry(op.to_string()).or_default();
-                        e.0 += 1;
-                        e.1 += t.elapsed();
+        result?;
+        if self.has_state() {
+            if let Ok(mut r) = self.residents.lock() {
+                for (i, res) in plan.residents.iter().enumerate() {
+                    if res.kind == ResidentKind::State {
+                        r[i] = state[i].take();
                     }
                 }
-                outs
-            };
-            if outs.len() != ins.results.len() {
-                return Err(format!("instruction {pc} ('{op}') produced {} values for {} results", outs.len(), ins.results.len()));
-            }
-            for (&r, v) in ins.results.iter().zip(outs) {
-                slots[r as usize] = Some(v);
-            }
-            for &f in &self.frees[pc] {
-                slots[f as usize] = None;
             }
         }
         plan.outputs
             .iter()
-            .map(|&o| match slots[o as usize].clone() {
-                Some(Value::Tensor(t)) if borrowed.contains(&Arc::as_ptr(t.storage())) => Ok(Value::Tensor(t.copied())),
-                Some(Value::Tensor(t)) => self.backend.to_host(t).map(Value::Tensor),
-                Some(v) => Ok(v),
-                None => Err(format!("output %{o} was not computed")),
+            .map(|o| {
+                let device = &self.devices[plan.values[o.value as usize].device as usize];
+                match slots[o.value as usize].clone() {
+                    Some(Value::Tensor(t)) if borrowed.contains(&Arc::as_ptr(t.storage())) => Ok(Value::Tensor(t.copied())),
+                    Some(Value::Tensor(t)) => device.export(t).map(Value::Tensor),
+                    Some(v) => Ok(v),
+                    None => Err(format!("output %{} was not computed", o.value)),
+                }
             })
             .collect()
+    }
+
+    /// Runs every stream until each has finished: a stream runs until it
+    /// awaits a value not yet sent, then the next one takes over.
+    fn walk(&self, slots: &mut [Option<Value>], frame: &mut [Option<Arc<Storage>>], state: &mut [Option<Tensor>], env: &SymEnv) -> Result<(), String> {
+        let mut pcs = vec![0usize; self.streams.len()];
+        let mut arrived = vec![false; slots.len()];
+        loop {
+            let mut progressed = false;
+            for (d, stream) in self.streams.iter().enumerate() {
+                while let Some((step, frees)) = stream.get(pcs[d]) {
+                    if let Step::Await { value } = step {
+                        if !arrived[*value as usize] {
+                            break;
+                        }
+                    }
+                    self.step(d, pcs[d], step, slots, frame, state, &mut arrived, env)?;
+                    for &f in frees {
+                        slots[f as usize] = None;
+                    }
+                    pcs[d] += 1;
+                    progressed = true;
+                }
+            }
+            if pcs.iter().zip(&self.streams).all(|(&pc, s)| pc == s.len()) {
+                for device in &self.devices {
+                    device.queue().finish()?;
+                }
+                return Ok(());
+            }
+            if !progressed {
+                return Err("the plan's streams wait for each other (a plan the verifier should have refused)".into());
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn step(
+        &self,
+        d: usize,
+        pc: usize,
+        step: &Step,
+        slots: &mut [Option<Value>],
+        frame: &mut [Option<Arc<Storage>>],
+        state: &mut [Option<Tensor>],
+        arrived: &mut [bool],
+        env: &SymEnv,
+    ) -> Result<(), String> {
+        let take = |slots: &[Option<Value>], v: u32, what: &str| slots[v as usize].clone().ok_or_else(|| format!("stream #{d} instruction {pc} ({what}): value %{v} is not available"));
+        match step {
+            Step::Call { op, kernel, operands, results, attrs, result_types, unused, buffers } => {
+                let args: Vec<Value> = operands.iter().map(|&o| take(slots, o, op.name())).collect::<Result<_, _>>()?;
+                let prepared = self.prepare_buffers(d, buffers, frame)?;
+                let ctx = Ctx { op: *op, attrs: &self.attrs[*attrs], results: result_types, unused, env, buffers: &prepared };
+                let start = self.profile.as_ref().map(|_| Instant::now());
+                let outs = self.devices[d].queue().dispatch(*kernel, &ctx, &args).map_err(|e| format!("stream #{d} instruction {pc} ('{op}'): {e}"))?;
+                if let (Some(p), Some(t)) = (&self.profile, start) {
+                    if let Ok(mut m) = p.lock() {
+                        let e = m.entry(*op).or_default();
+                        e.0 += 1;
+                        e.1 += t.elapsed();
+                    }
+                }
+                if outs.len() != results.len() {
+                    return Err(format!("stream #{d} instruction {pc} ('{op}') produced {} values for {} results", outs.len(), results.len()));
+                }
+                // The arena keeps each planned buffer: the one the kernel
+                // wrote (shared with its result), or the one it left.
+                for ((slot, b), out) in prepared.into_iter().zip(buffers).zip(&outs) {
+                    let (Some(b), Ok(left)) = (b, slot.into_inner()) else { continue };
+                    frame[*b as usize] = match (left, out) {
+                        (Some(unused), _) => Some(unused),
+                        (None, Value::Tensor(t)) => Some(t.storage().clone()),
+                        (None, _) => None,
+                    };
+                }
+                for (&r, v) in results.iter().zip(outs) {
+                    slots[r as usize] = Some(v);
+                }
+            }
+            Step::Load { resident, result } => {
+                let t = state[*resident as usize].clone().ok_or_else(|| {
+                    let r = &self.plan.residents[*resident as usize];
+                    match r.kind {
+                        ResidentKind::Constant => format!("no data bound for resource '{}'", r.name),
+                        ResidentKind::State => format!("resident state '{}' is read before any call stored it", r.name),
+                    }
+                })?;
+                slots[*result as usize] = Some(Value::Tensor(t));
+            }
+            Step::Store { resident, value } => match take(slots, *value, "store")? {
+                Value::Tensor(t) => state[*resident as usize] = Some(t),
+                other => return Err(format!("stream #{d} instruction {pc} (store): {other:?} is not a tensor")),
+            },
+            Step::Send { value, result } => {
+                let to = &self.devices[self.plan.values[*result as usize].device as usize];
+                let v = match take(slots, *value, "send")? {
+                    Value::Tensor(t) => Value::Tensor(to.import(self.devices[d].export(t)?)?),
+                    v => v,
+                };
+                slots[*result as usize] = Some(v);
+                arrived[*result as usize] = true;
+            }
+            Step::Await { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// The planned buffers of a call's results: each the run's arena buffer
+    /// when no live tensor still references it, else fresh memory in its
+    /// place (the old memory belongs to whoever holds it).
+    fn prepare_buffers(&self, d: usize, buffers: &[Option<u32>], frame: &mut [Option<Arc<Storage>>]) -> Result<Vec<BufferSlot>, String> {
+        if buffers.iter().all(Option::is_none) {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::with_capacity(buffers.len());
+        for b in buffers {
+            let slot = match b {
+                None => None,
+                Some(b) => {
+                    let free = match frame[*b as usize].take() {
+                        Some(s) if Arc::strong_count(&s) == 1 => s,
+                        _ => Arc::new(self.devices[d].allocator().allocate(self.plan.buffers[*b as usize].size as usize)?),
+                    };
+                    Some(free)
+                }
+            };
+            out.push(Mutex::new(slot));
+        }
+        Ok(out)
     }
 }
 
@@ -297,101 +442,5 @@ fn bind(ty: &Type, v: &Value, env: &mut SymEnv) -> Result<(), String> {
         }
         (Type::Scalar(_), Value::Int(_) | Value::Float(_) | Value::Bool(_)) | (Type::None, Value::None) => Ok(()),
         (ty, v) => Err(format!("expected {ty}, got {v:?}")),
-    }
-}
-
-/// Test helper: parses, verifies and compiles `src` like a captured graph,
-/// round-trips the plan through bytecode and loads it.
-#[cfg(test)]
-pub(crate) fn load_source(src: &str) -> Result<Executable, String> {
-    let m = genie_ir::parse_module(src, "t.mlir").map_err(|d| d.to_string())?;
-    genie_ir::verify(&m).map_err(|d| d.to_string())?;
-    let plan = genie_codegen::compile_module(&m)?.remove(0);
-    Executable::load(genie_codegen::decode(&genie_codegen::encode(&plan)).map_err(|e| e.to_string())?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn run(src: &str, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
-        let mut exe = load_source(src)?;
-        exe.bind("bias", Tensor::from_vec(vec![2], vec![0.5f32, -100.0])?)?;
-        exe.run(inputs)
-    }
-
-    fn t(shape: &[usize], v: &[f32]) -> Value {
-        Value::Tensor(Tensor::from_vec(shape.to_vec(), v.to_vec()).unwrap())
-    }
-
-    const LINEAR_RELU: &str = r#"
-func.func @f(%x: tensor<s0x2xf32>, %w: tensor<2x2xf32>) -> tensor<s0x2xf32> {
-  %b = sem.constant {value = dense_resource<bias> : tensor<2xf32>} : tensor<2xf32>
-  %0 = sem.mm %x, %w : tensor<s0x2xf32>
-  %1 = sem.add %0, %b : tensor<s0x2xf32>
-  %2 = sem.relu %1 : tensor<s0x2xf32>
-  return %2 : tensor<s0x2xf32>
-}
-"#;
-
-    #[test]
-    fn linear_relu_with_symbolic_batch() {
-        let out = run(LINEAR_RELU, vec![t(&[3, 2], &[1., 2., 3., 4., -5., 6.]), t(&[2, 2], &[1., 0., 0., 1.])]).unwrap();
-        assert_eq!(out, vec![t(&[3, 2], &[1.5, 0., 3.5, 0., 0., 0.])]);
-    }
-
-    #[test]
-    fn bad_inputs_are_errors() {
-        let e = run(LINEAR_RELU, vec![t(&[3, 2], &[0.; 6])]).unwrap_err();
-        assert!(e.contains("takes 2 inputs, got 1"), "{e}");
-        let e = run(LINEAR_RELU, vec![t(&[3, 3], &[0.; 9]), t(&[2, 2], &[0.; 4])]).unwrap_err();
-        assert!(e.contains("input #0: expected tensor<s0x2xf32>, got shape [3, 3]"), "{e}");
-    }
-
-    /// A backend that cannot run relu and counts tensors moved to it.
-    struct NoRelu(std::sync::atomic::AtomicUsize);
-
-    impl Backend for NoRelu {
-        fn device(&self) -> &'static str {
-            "test"
-        }
-        fn kernel(&self, op: &str, attrs: &AttrDict) -> Result<Kernel, String> {
-            if op == "sem.relu" {
-                return Err(format!("{} cannot run {op}", self.device()));
-            }
-            Cpu.kernel(op, attrs)
-        }
-        fn to_device(&self, t: Tensor) -> Result<Tensor, String> {
-            self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            Ok(t)
-        }
-        fn to_host(&self, t: Tensor) -> Result<Tensor, String> {
-            Ok(t)
-        }
-    }
-
-    #[test]
-    fn backends_supply_kernels_and_receive_tensors() {
-        let plan = |src: &str| {
-            let m = genie_ir::parse_module(src, "t.mlir").unwrap();
-            genie_codegen::compile_module(&m).unwrap().remove(0)
-        };
-        let backend = Arc::new(NoRelu(Default::default()));
-        let e = Executable::load_on(plan(LINEAR_RELU), backend.clone()).err().unwrap();
-        assert_eq!(e, "test cannot run sem.relu");
-        let src = LINEAR_RELU.replace("  %2 = sem.relu %1 : tensor<s0x2xf32>\n  return %2", "  return %1");
-        let mut exe = Executable::load_on(plan(&src), backend.clone()).unwrap();
-        exe.bind("bias", Tensor::from_vec(vec![2], vec![0.5f32, -100.0]).unwrap()).unwrap();
-        let out = exe.run(vec![t(&[1, 2], &[1., 2.]), t(&[2, 2], &[1., 0., 0., 1.])]).unwrap();
-        assert_eq!(out, vec![t(&[1, 2], &[1.5, -98.])]);
-        // The constant and both inputs went to the device.
-        assert_eq!(backend.0.load(std::sync::atomic::Ordering::Relaxed), 3);
-    }
-
-    #[test]
-    fn unsupported_ops_are_refused_at_load() {
-        let src = "func.func @f(%x: tensor<1x2x4x4xf32>, %w: tensor<2x3x3x3xf32>) -> tensor<1x3x6x6xf32> {\n  %n = sem.none : none\n  %0 = sem.convolution %x, %w, %n {stride = [1, 1], padding = [0, 0], dilation = [1, 1], transposed = true, output_padding = [0, 0], groups = 1} : tensor<1x3x6x6xf32>\n  return %0 : tensor<1x3x6x6xf32>\n}\n";
-        let e = run(src, vec![]).err().unwrap();
-        assert_eq!(e, "op 'sem.convolution' with transposed = true is not supported by the CPU backend yet");
     }
 }

@@ -10,7 +10,7 @@
 
 use crate::kernels::{broadcast_shapes, one, tensor, tref, Ctx, R};
 use crate::tensor::{assume_init_vec, uninit_vec, Elem, Tensor, Value};
-use genie_ir::DType;
+use genie_plan::DType;
 use rayon::prelude::*;
 use std::ffi::c_void;
 use std::mem::MaybeUninit;

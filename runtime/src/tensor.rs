@@ -6,7 +6,7 @@
 //! weights and inputs enter a plan without a copy. Every element type of the
 //! IR is held: f32, f64, f16, bf16, i64, i32, i16, i8, u8 and bool.
 
-use genie_ir::DType;
+pub use genie_plan::DType;
 use half::{bf16, f16};
 use std::any::Any;
 use std::fmt;
@@ -51,43 +51,43 @@ elem!(bool, I1, |x: bool| if x { 1.0 } else { 0.0 }, |v: f64| v != 0.0);
 macro_rules! with_elem {
     ($d:expr, $T:ident => $body:expr) => {
         match $d {
-            genie_ir::DType::F32 => {
+            $crate::tensor::DType::F32 => {
                 type $T = f32;
                 $body
             }
-            genie_ir::DType::F64 => {
+            $crate::tensor::DType::F64 => {
                 type $T = f64;
                 $body
             }
-            genie_ir::DType::F16 => {
+            $crate::tensor::DType::F16 => {
                 type $T = half::f16;
                 $body
             }
-            genie_ir::DType::BF16 => {
+            $crate::tensor::DType::BF16 => {
                 type $T = half::bf16;
                 $body
             }
-            genie_ir::DType::I64 => {
+            $crate::tensor::DType::I64 => {
                 type $T = i64;
                 $body
             }
-            genie_ir::DType::I32 => {
+            $crate::tensor::DType::I32 => {
                 type $T = i32;
                 $body
             }
-            genie_ir::DType::I16 => {
+            $crate::tensor::DType::I16 => {
                 type $T = i16;
                 $body
             }
-            genie_ir::DType::I8 => {
+            $crate::tensor::DType::I8 => {
                 type $T = i8;
                 $body
             }
-            genie_ir::DType::U8 => {
+            $crate::tensor::DType::U8 => {
                 type $T = u8;
                 $body
             }
-            genie_ir::DType::I1 => {
+            $crate::tensor::DType::I1 => {
                 type $T = bool;
                 $body
             }
@@ -95,16 +95,22 @@ macro_rules! with_elem {
     };
 }
 
-/// Bytes a tensor's elements live in; never written after creation.
+/// Bytes a tensor's elements live in; never written while shared.
 pub struct Storage {
     ptr: *const u8,
     bytes: usize,
+    /// Memory the runtime allocated (not borrowed from the caller): it may
+    /// be written through [`Storage::bytes_mut`] while held exclusively.
+    writable: bool,
     _owner: Box<dyn Any + Send + Sync>,
+    /// Released after the memory (an allocator's account).
+    _guard: Option<Box<dyn Any + Send + Sync>>,
 }
 
-// SAFETY: the memory is read-only for the storage's lifetime (the runtime
-// writes a buffer only before wrapping it; external memory is the caller's
-// promise, see `Storage::external`), so sharing it between threads is sound.
+// SAFETY: the memory is read-only while shared (the runtime writes a buffer
+// only through `&mut Storage`, i.e. before sharing it or while it holds the
+// only reference; external memory is the caller's promise, see
+// `Storage::external`), so sharing it between threads is sound.
 unsafe impl Send for Storage {}
 unsafe impl Sync for Storage {}
 
@@ -113,7 +119,24 @@ impl Storage {
         let bytes = std::mem::size_of_val(v.as_slice());
         let ptr = v.as_ptr().cast::<u8>();
         // Moving the Vec into the box keeps its heap buffer where it is.
-        Storage { ptr, bytes, _owner: Box::new(v) }
+        Storage { ptr, bytes, writable: true, _owner: Box::new(v), _guard: None }
+    }
+
+    /// `bytes` of uninitialised memory, aligned for every dtype; an error
+    /// (not an abort) when the allocation fails.
+    pub fn alloc(bytes: usize) -> Result<Storage, String> {
+        let mut words: Vec<std::mem::MaybeUninit<u64>> = Vec::new();
+        words.try_reserve_exact(bytes.div_ceil(8)).map_err(|_| format!("out of memory: cannot allocate {bytes} bytes"))?;
+        // SAFETY: MaybeUninit needs no initialisation.
+        unsafe { words.set_len(bytes.div_ceil(8)) };
+        let ptr = words.as_ptr().cast::<u8>();
+        Ok(Storage { ptr, bytes, writable: true, _owner: Box::new(words), _guard: None })
+    }
+
+    /// The same storage, also keeping `guard` until it is dropped.
+    pub fn with_guard(mut self, guard: Box<dyn Any + Send + Sync>) -> Storage {
+        self._guard = Some(guard);
+        self
     }
 
     /// Memory owned elsewhere, kept alive by `owner`.
@@ -122,7 +145,7 @@ impl Storage {
     /// `ptr` must be valid for reads of `bytes` bytes for as long as `owner`
     /// lives, and nothing may write it while the runtime can read it.
     pub unsafe fn external(ptr: *const u8, bytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, bytes, _owner: owner }
+        Storage { ptr, bytes, writable: false, _owner: owner, _guard: None }
     }
 
     pub fn as_ptr(&self) -> *const u8 {
@@ -131,6 +154,13 @@ impl Storage {
 
     pub fn bytes(&self) -> usize {
         self.bytes
+    }
+
+    /// The memory for writing, when the runtime allocated it (`&mut`
+    /// proves nobody else can read it meanwhile).
+    pub fn bytes_mut(&mut self) -> Option<&mut [std::mem::MaybeUninit<u8>]> {
+        // SAFETY: runtime-allocated memory of `bytes` bytes, held exclusively.
+        self.writable.then(|| unsafe { std::slice::from_raw_parts_mut(self.ptr as *mut std::mem::MaybeUninit<u8>, self.bytes) })
     }
 }
 

@@ -7,8 +7,8 @@
 use libfuzzer_sys::fuzz_target;
 
 fn check(bytes: &[u8]) {
-    if let Ok(plan) = genie_codegen::decode(bytes) {
-        genie_codegen::verify(&plan).expect("decoded plans verify");
+    if let Ok(plan) = genie_plan::decode(bytes) {
+        genie_plan::verify(&plan).expect("decoded plans verify");
         let _ = plan.to_string();
     }
 }

@@ -6,7 +6,7 @@
 //! so the spec checks op names, operand/result counts and kinds, and required
 //! attributes; the Rust verifier checks the rest.
 
-use super::{all_ops, AttrKind, OpDef, Slot, ValueKind};
+use genie_ops::dialects::{all_ops, AttrKind, OpDef, Slot, ValueKind};
 use std::fmt::Write;
 
 const SCALARS: &[&str] = &["i64", "i32", "i16", "i8", "ui8", "i1", "f64", "f32", "f16", "bf16"];

@@ -12,7 +12,7 @@
 // RUN: FileCheck %s < %t.generic.mlir
 
 // CHECK:      "exec.device"() {kind = "client", sym_name = "client"} : () -> ()
-// CHECK:      "exec.resident"() {device = @dev0, kind = "weight", sym_name = "square_arg1", type = tensor<8x8xf32>} : () -> ()
+// CHECK:      "exec.resident"() {argument = 1, device = @dev0, kind = "weight", sym_name = "square_arg1", type = tensor<8x8xf32>} : () -> ()
 // CHECK:      "exec.resident"() {device = @dev0, init = dense_resource<eye> : tensor<8x8xf32>, kind = "weight", sym_name = "eye", type = tensor<8x8xf32>} : () -> ()
 // CHECK:      "exec.resident_load"() {resident = @eye} : () -> tensor<8x8xf32>
 // CHECK:      }) {function_type = (tensor<8x8xf32>, tensor<8x8xf32>) -> (tensor<8x8xf32>, tensor<8x8xf32>), sym_name = "square_kernel", sym_visibility = "private"} : () -> ()

@@ -17,8 +17,8 @@
 // CHECK-LABEL: module {
 // CHECK-NEXT:    exec.device {kind = "client", sym_name = "client"}
 // CHECK-NEXT:    exec.device {kind = "cpu", sym_name = "dev0"}
-// CHECK-NEXT:    exec.resident {device = @dev0, kind = "weight", sym_name = "mlp_arg1", type = tensor<32x16xf32>}
-// CHECK-NEXT:    exec.resident {device = @dev0, kind = "weight", sym_name = "mlp_arg2", type = tensor<16xf32>}
+// CHECK-NEXT:    exec.resident {argument = 1, device = @dev0, kind = "weight", sym_name = "mlp_arg1", type = tensor<32x16xf32>}
+// CHECK-NEXT:    exec.resident {argument = 2, device = @dev0, kind = "weight", sym_name = "mlp_arg2", type = tensor<16xf32>}
 // CHECK-NEXT:    exec.resident {device = @dev0, init = dense_resource<mlp.scale> : tensor<16xf32>, kind = "weight", sym_name = "mlp.scale", type = tensor<16xf32>}
 // CHECK-NEXT:    func.func private @mlp_kernel(%arg0: tensor<2x32xf32>, %arg1: tensor<32x16xf32>, %arg2: tensor<16xf32>) -> tensor<2x16xf32> {
 // CHECK-NEXT:      %0 = exec.resident_load {resident = @mlp.scale, sem.module_path = "mlp"} : tensor<16xf32> loc("mlp"("model.py":3:0))
@@ -49,7 +49,7 @@ func.func @mlp(%x: tensor<2x32xf32>, %w: tensor<32x16xf32>, %b: tensor<16xf32>) 
 // among the arguments: the host takes the others, in order.
 // CHECK-LABEL: // -----
 // CHECK:       module @dyn attributes {genie.symbols = {s0 = [1, 1024], s1 = [1, 64]}} {
-// CHECK:         exec.resident {device = @dev0, kind = "weight", sym_name = "attend_arg0", type = tensor<64x64xf32>}
+// CHECK:         exec.resident {argument = 0, device = @dev0, kind = "weight", sym_name = "attend_arg0", type = tensor<64x64xf32>}
 // CHECK:         func.func private @attend_kernel(%arg0: tensor<64x64xf32>, %arg1: tensor<s1xs0x64xf32>) -> tensor<s1xs0x64xf32> {
 // CHECK:         func.func @attend(%arg0: tensor<s1xs0x64xf32>) -> tensor<s1xs0x64xf32> {
 // CHECK-NEXT:      %0 = exec.resident_load {resident = @attend_arg0} : tensor<64x64xf32>

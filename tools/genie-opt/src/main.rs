@@ -275,8 +275,8 @@ fn dump_plans(module: &genie_ir::Module) -> Result<String, Diagnostics> {
     let fail = |msg: String| Diagnostics::error(&module.file, module.src, msg);
     let mut out = String::new();
     for plan in genie_codegen::compile_module(module).map_err(|e| fail(format!("cannot build a plan: {e}")))? {
-        let bytes = genie_codegen::encode(&plan);
-        let decoded = genie_codegen::decode(&bytes).map_err(|e| fail(format!("plan @{} does not survive encoding: {e}", plan.name)))?;
+        let bytes = genie_plan::encode(&plan);
+        let decoded = genie_plan::decode(&bytes).map_err(|e| fail(format!("plan @{} does not survive encoding: {e}", plan.name)))?;
         out.push_str(&format!("// {} bytes\n{decoded}", bytes.len()));
     }
     Ok(out)

@@ -1,25 +1,30 @@
-//! The plan container: encoder, decoder and verifier.
+//! The plan container: encoder and decoder.
 //!
 //! ```text
 //! header   magic "GENIEPLN" | version u32 (major << 16 | minor) | flags u32
 //!          | payload length u64 | payload CRC-32 u32
-//! payload  name | strings | types | attribute dicts | values | buffers
-//!          | inputs | outputs | code | memory figures
+//! payload  name | devices | types | attribute dicts | values | buffers
+//!          | residents | inputs | outputs | streams | memory figures
 //! ```
-//! Little-endian; every table is a u32 count then its entries. The decoder
-//! checks every length and index before use and never trusts a count to size
-//! an allocation, so truncated, corrupt or hostile bytes give a [`PlanError`]
-//! naming the byte offset, never a panic. A plan of another major version, or
-//! a newer minor one, is rejected with a message saying which.
+//! Little-endian; every table is a u32 count then its entries. Kernel calls
+//! carry their opcode ([`Op::code`], a u16) and attributes by index;
+//! types, attributes and symbolic sizes have compact tagged encodings of
+//! their own. The decoder checks every length and index before use and
+//! never trusts a count to size an allocation, so truncated, corrupt or
+//! hostile bytes give a [`PlanError`] naming the byte offset, never a panic;
+//! a decoded plan is then verified ([`crate::verify`]). A plan of another
+//! major version, or a newer minor one, is rejected with a message saying
+//! which.
 
-use crate::plan::{Buffer, Instr, Plan, Role, ValueInfo};
-use genie_ir::{AttrDict, Attribute, BinOp, DType, Dim, SymExpr, TensorType, Type};
+use crate::plan::{Buffer, Device, DeviceKind, Instr, Output, Plan, Resident, ResidentKind, Role, ValueInfo};
+use genie_ops::{AttrDict, Attribute, BinOp, DType, Dim, Op, SymExpr, TensorType, Type};
 use std::fmt;
 
 pub const MAGIC: &[u8; 8] = b"GENIEPLN";
-pub const VERSION_MAJOR: u16 = 1;
+/// 2: device table, per-device streams, opcodes, residents, output dispositions.
+pub const VERSION_MAJOR: u16 = 2;
 pub const VERSION_MINOR: u16 = 0;
-const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4;
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4;
 /// Nesting limit for attributes and symbolic expressions.
 const MAX_DEPTH: usize = 64;
 const NO_BUFFER: u32 = u32::MAX;
@@ -41,10 +46,6 @@ impl fmt::Display for PlanError {
 }
 
 impl std::error::Error for PlanError {}
-
-fn invalid<T>(message: impl Into<String>) -> Result<T, PlanError> {
-    Err(PlanError { offset: None, message: message.into() })
-}
 
 pub fn packed_version(major: u16, minor: u16) -> u32 {
     (u32::from(major) << 16) | u32::from(minor)
@@ -73,6 +74,11 @@ mod tag {
     pub const EXPR_CONST: u8 = 0;
     pub const EXPR_SYM: u8 = 1;
     pub const EXPR_BIN: u8 = 2;
+    pub const INSTR_CALL: u8 = 0;
+    pub const INSTR_LOAD: u8 = 1;
+    pub const INSTR_STORE: u8 = 2;
+    pub const INSTR_SEND: u8 = 3;
+    pub const INSTR_AWAIT: u8 = 4;
 }
 
 fn dtype_code(d: DType) -> u8 {
@@ -86,6 +92,9 @@ struct Writer(Vec<u8>);
 impl Writer {
     fn u8(&mut self, v: u8) {
         self.0.push(v);
+    }
+    fn u16(&mut self, v: u16) {
+        self.0.extend_from_slice(&v.to_le_bytes());
     }
     fn u32(&mut self, v: u32) {
         self.0.extend_from_slice(&v.to_le_bytes());
@@ -215,39 +224,84 @@ impl Writer {
             self.attr(v);
         }
     }
+
+    fn instr(&mut self, ins: &Instr) {
+        match ins {
+            Instr::Call { op, operands, results, attrs } => {
+                self.u8(tag::INSTR_CALL);
+                self.u16(op.code());
+                self.ids(operands);
+                self.ids(results);
+                self.u32(*attrs);
+            }
+            Instr::Load { resident, result } => {
+                self.u8(tag::INSTR_LOAD);
+                self.u32(*resident);
+                self.u32(*result);
+            }
+            Instr::Store { resident, value } => {
+                self.u8(tag::INSTR_STORE);
+                self.u32(*resident);
+                self.u32(*value);
+            }
+            Instr::Send { value, result } => {
+                self.u8(tag::INSTR_SEND);
+                self.u32(*value);
+                self.u32(*result);
+            }
+            Instr::Await { value } => {
+                self.u8(tag::INSTR_AWAIT);
+                self.u32(*value);
+            }
+        }
+    }
 }
 
-/// Encodes a plan. The plan must verify (see [`verify`]).
+/// Encodes a plan. The plan must verify (see [`crate::verify`]).
 pub fn encode(plan: &Plan) -> Vec<u8> {
     let mut w = Writer(Vec::new());
     w.str(&plan.name);
-    w.len(plan.strings.len());
-    plan.strings.iter().for_each(|s| w.str(s));
+    w.len(plan.devices.len());
+    for d in &plan.devices {
+        w.str(&d.name);
+        w.u8(DeviceKind::ALL.iter().position(|k| *k == d.kind).expect("listed") as u8);
+        w.u64(d.arena_size);
+    }
     w.len(plan.types.len());
     plan.types.iter().for_each(|t| w.ty(t));
     w.len(plan.attrs.len());
-    plan.attrs.iter().for_each(|a| w.attr(a));
+    plan.attrs.iter().for_each(|a| w.dict(a));
     w.len(plan.values.len());
     for v in &plan.values {
         w.u32(v.ty);
         w.u8(v.role.code());
+        w.u32(v.device);
         w.u32(v.buffer.unwrap_or(NO_BUFFER));
     }
     w.len(plan.buffers.len());
     for b in &plan.buffers {
+        w.u32(b.device);
         w.u64(b.offset);
         w.u64(b.size);
     }
-    w.ids(&plan.inputs);
-    w.ids(&plan.outputs);
-    w.len(plan.code.len());
-    for ins in &plan.code {
-        w.u32(ins.op);
-        w.ids(&ins.operands);
-        w.ids(&ins.results);
-        w.u32(ins.attrs);
+    w.len(plan.residents.len());
+    for r in &plan.residents {
+        w.str(&r.name);
+        w.u32(r.ty);
+        w.u32(r.device);
+        w.u8(ResidentKind::ALL.iter().position(|k| *k == r.kind).expect("listed") as u8);
     }
-    w.u64(plan.arena_size);
+    w.ids(&plan.inputs);
+    w.len(plan.outputs.len());
+    for o in &plan.outputs {
+        w.u32(o.value);
+        w.u8(u8::from(o.keep));
+    }
+    w.len(plan.streams.len());
+    for s in &plan.streams {
+        w.len(s.len());
+        s.iter().for_each(|i| w.instr(i));
+    }
     w.u64(plan.peak_temp_bytes);
     w.u64(plan.unshared_temp_bytes);
     let payload = w.0;
@@ -275,6 +329,12 @@ impl<'a> Reader<'a> {
         Err(PlanError { offset: Some(self.base + self.pos), message: message.into() })
     }
 
+    /// Fails at the byte just read (for a bad tag or code).
+    fn fail_back<T>(&mut self, n: usize, message: impl Into<String>) -> Result<T, PlanError> {
+        self.pos -= n;
+        self.fail(message)
+    }
+
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], PlanError> {
         match self.pos.checked_add(n).filter(|&end| end <= self.buf.len()) {
             Some(end) => {
@@ -288,6 +348,9 @@ impl<'a> Reader<'a> {
 
     fn u8(&mut self, what: &str) -> Result<u8, PlanError> {
         Ok(self.take(1, what)?[0])
+    }
+    fn u16(&mut self, what: &str) -> Result<u16, PlanError> {
+        Ok(u16::from_le_bytes(self.take(2, what)?.try_into().expect("2 bytes")))
     }
     fn u32(&mut self, what: &str) -> Result<u32, PlanError> {
         Ok(u32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
@@ -325,15 +388,16 @@ impl<'a> Reader<'a> {
         (0..n).map(|_| self.u32(what)).collect()
     }
 
-    fn dtype(&mut self) -> Result<DType, PlanError> {
-        let c = self.u8("dtype")?;
-        match DType::ALL.get(c as usize) {
-            Some(d) => Ok(*d),
-            None => {
-                self.pos -= 1;
-                self.fail(format!("unknown dtype code {c}"))
-            }
+    fn code<T: Copy>(&mut self, table: &[T], what: &str) -> Result<T, PlanError> {
+        let c = self.u8(what)?;
+        match table.get(c as usize) {
+            Some(x) => Ok(*x),
+            None => self.fail_back(1, format!("unknown {what} code {c}")),
         }
+    }
+
+    fn dtype(&mut self) -> Result<DType, PlanError> {
+        self.code(&DType::ALL, "dtype")
     }
 
     fn ty(&mut self) -> Result<Type, PlanError> {
@@ -341,10 +405,7 @@ impl<'a> Reader<'a> {
             tag::TYPE_NONE => Ok(Type::None),
             tag::TYPE_SCALAR => Ok(Type::Scalar(self.dtype()?)),
             tag::TYPE_TENSOR => Ok(Type::Tensor(self.tensor_body()?)),
-            t => {
-                self.pos -= 1;
-                self.fail(format!("unknown type tag {t}"))
-            }
+            t => self.fail_back(1, format!("unknown type tag {t}")),
         }
     }
 
@@ -357,10 +418,7 @@ impl<'a> Reader<'a> {
                 tag::DIM_STATIC => Dim::Static(self.i64("dim")?),
                 tag::DIM_SYM => Dim::Sym(self.u32("dim symbol")?),
                 tag::DIM_DYNAMIC => Dim::Dynamic,
-                t => {
-                    self.pos -= 1;
-                    return self.fail(format!("unknown dim tag {t}"));
-                }
+                t => return self.fail_back(1, format!("unknown dim tag {t}")),
             });
         }
         Ok(TensorType::new(dims, dtype))
@@ -369,10 +427,7 @@ impl<'a> Reader<'a> {
     fn tensor(&mut self) -> Result<TensorType, PlanError> {
         match self.u8("type tag")? {
             tag::TYPE_TENSOR => self.tensor_body(),
-            t => {
-                self.pos -= 1;
-                self.fail(format!("expected a tensor type, found tag {t}"))
-            }
+            t => self.fail_back(1, format!("expected a tensor type, found tag {t}")),
         }
     }
 
@@ -384,19 +439,12 @@ impl<'a> Reader<'a> {
             tag::EXPR_CONST => Ok(SymExpr::Const(self.i64("constant")?)),
             tag::EXPR_SYM => Ok(SymExpr::Sym(self.u32("symbol")?)),
             tag::EXPR_BIN => {
-                let c = self.u8("operator")?;
-                let Some(&op) = BIN_OPS.get(c as usize) else {
-                    self.pos -= 1;
-                    return self.fail(format!("unknown operator code {c}"));
-                };
+                let op = self.code(&BIN_OPS, "operator")?;
                 let a = self.expr(depth + 1)?;
                 let b = self.expr(depth + 1)?;
                 Ok(SymExpr::bin(op, a, b))
             }
-            t => {
-                self.pos -= 1;
-                self.fail(format!("unknown expression tag {t}"))
-            }
+            t => self.fail_back(1, format!("unknown expression tag {t}")),
         }
     }
 
@@ -416,10 +464,7 @@ impl<'a> Reader<'a> {
             tag::ATTR_BOOL => match self.u8("bool")? {
                 0 => Attribute::Bool(false),
                 1 => Attribute::Bool(true),
-                b => {
-                    self.pos -= 1;
-                    return self.fail(format!("bool byte {b}"));
-                }
+                b => return self.fail_back(1, format!("bool byte {b}")),
             },
             tag::ATTR_STRING => Attribute::String(self.str("string")?),
             tag::ATTR_ARRAY => {
@@ -439,10 +484,7 @@ impl<'a> Reader<'a> {
                 Attribute::DenseResource { handle, ty: Box::new(self.tensor()?) }
             }
             tag::ATTR_UNIT => Attribute::Unit,
-            t => {
-                self.pos -= 1;
-                return self.fail(format!("unknown attribute tag {t}"));
-            }
+            t => return self.fail_back(1, format!("unknown attribute tag {t}")),
         })
     }
 
@@ -452,16 +494,41 @@ impl<'a> Reader<'a> {
         for _ in 0..n {
             let key = self.str("attribute name")?;
             let value = self.attr(depth)?;
-            if d.set(key.clone(), value).is_some() {
+            // Names the op tables know are interned, as the parser does.
+            let name = match genie_ops::dialects::known_attr_name(&key) {
+                Some(k) => std::borrow::Cow::Borrowed(k),
+                None => std::borrow::Cow::Owned(key.clone()),
+            };
+            if d.set(name, value).is_some() {
                 return self.fail(format!("duplicate attribute '{key}'"));
             }
         }
         Ok(d)
     }
+
+    fn instr(&mut self) -> Result<Instr, PlanError> {
+        Ok(match self.u8("instruction tag")? {
+            tag::INSTR_CALL => {
+                let code = self.u16("opcode")?;
+                let Some(op) = Op::from_code(code) else {
+                    return self.fail_back(2, format!("unknown opcode {code}: this runtime does not know the op (a newer compiler made the plan?)"));
+                };
+                let operands = self.ids("operands")?;
+                let results = self.ids("results")?;
+                let attrs = self.u32("attributes")?;
+                Instr::Call { op, operands, results, attrs }
+            }
+            tag::INSTR_LOAD => Instr::Load { resident: self.u32("resident")?, result: self.u32("result")? },
+            tag::INSTR_STORE => Instr::Store { resident: self.u32("resident")?, value: self.u32("value")? },
+            tag::INSTR_SEND => Instr::Send { value: self.u32("value")?, result: self.u32("result")? },
+            tag::INSTR_AWAIT => Instr::Await { value: self.u32("value")? },
+            t => return self.fail_back(1, format!("unknown instruction tag {t}")),
+        })
+    }
 }
 
-/// Decodes and verifies a plan.
-pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
+/// Checks the header; returns the payload.
+fn payload(bytes: &[u8]) -> Result<&[u8], PlanError> {
     if bytes.len() < HEADER_LEN {
         return Err(PlanError { offset: Some(bytes.len()), message: format!("truncated: {} bytes, the header alone is {HEADER_LEN}", bytes.len()) });
     }
@@ -474,7 +541,9 @@ pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
     if major != VERSION_MAJOR {
         return Err(PlanError {
             offset: Some(8),
-            message: format!("plan format {major}.{minor} is not readable by this runtime (format {VERSION_MAJOR}.{VERSION_MINOR}): major versions differ"),
+            message: format!(
+                "plan format {major}.{minor} is not readable by this runtime (format {VERSION_MAJOR}.{VERSION_MINOR}): major versions differ; compile the plan again with a matching Genie"
+            ),
         });
     }
     if minor > VERSION_MINOR {
@@ -499,133 +568,65 @@ pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
     if crc32fast::hash(payload) != crc {
         return Err(PlanError { offset: Some(HEADER_LEN), message: "checksum mismatch: the plan is corrupt".into() });
     }
+    Ok(payload)
+}
+
+/// Decodes and verifies a plan.
+pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
+    let payload = payload(bytes)?;
     let mut r = Reader { buf: payload, pos: 0, base: HEADER_LEN };
     let mut plan = Plan { name: r.str("plan name")?, ..Plan::default() };
-    for _ in 0..r.count("string table", 4)? {
-        plan.strings.push(r.str("string")?);
+    for _ in 0..r.count("device table", 13)? {
+        let name = r.str("device name")?;
+        let kind = r.code(&DeviceKind::ALL, "device kind")?;
+        plan.devices.push(Device { name, kind, arena_size: r.u64("arena size")? });
     }
     for _ in 0..r.count("type table", 1)? {
         plan.types.push(r.ty()?);
     }
-    for _ in 0..r.count("attribute table", 1)? {
-        plan.attrs.push(r.attr(0)?);
+    for _ in 0..r.count("attribute table", 4)? {
+        plan.attrs.push(r.dict(0)?);
     }
-    for _ in 0..r.count("value table", 9)? {
+    for _ in 0..r.count("value table", 13)? {
         let ty = r.u32("value type")?;
-        let code = r.u8("value role")?;
-        let Some(role) = Role::from_code(code) else {
-            r.pos -= 1;
-            return r.fail(format!("unknown value role {code}"));
-        };
+        let role = r.code(&Role::ALL, "value role")?;
+        let device = r.u32("value device")?;
         let b = r.u32("value buffer")?;
-        plan.values.push(ValueInfo { ty, role, buffer: (b != NO_BUFFER).then_some(b) });
+        plan.values.push(ValueInfo { ty, role, device, buffer: (b != NO_BUFFER).then_some(b) });
     }
-    for _ in 0..r.count("buffer table", 16)? {
-        plan.buffers.push(Buffer { offset: r.u64("buffer offset")?, size: r.u64("buffer size")? });
+    for _ in 0..r.count("buffer table", 20)? {
+        plan.buffers.push(Buffer { device: r.u32("buffer device")?, offset: r.u64("buffer offset")?, size: r.u64("buffer size")? });
+    }
+    for _ in 0..r.count("resident table", 13)? {
+        let name = r.str("resident name")?;
+        let ty = r.u32("resident type")?;
+        let device = r.u32("resident device")?;
+        let kind = r.code(&ResidentKind::ALL, "resident kind")?;
+        plan.residents.push(Resident { name, ty, device, kind });
     }
     plan.inputs = r.ids("inputs")?;
-    plan.outputs = r.ids("outputs")?;
-    for _ in 0..r.count("code", 16)? {
-        let op = r.u32("opcode")?;
-        let operands = r.ids("operands")?;
-        let results = r.ids("results")?;
-        let attrs = r.u32("attributes")?;
-        plan.code.push(Instr { op, operands, results, attrs });
+    for _ in 0..r.count("outputs", 5)? {
+        let value = r.u32("output")?;
+        let keep = match r.u8("output disposition")? {
+            0 => false,
+            1 => true,
+            b => return r.fail_back(1, format!("output disposition byte {b}")),
+        };
+        plan.outputs.push(Output { value, keep });
     }
-    plan.arena_size = r.u64("arena size")?;
+    for _ in 0..r.count("streams", 4)? {
+        let n = r.count("stream", 5)?;
+        let mut s = Vec::new();
+        for _ in 0..n {
+            s.push(r.instr()?);
+        }
+        plan.streams.push(s);
+    }
     plan.peak_temp_bytes = r.u64("peak bytes")?;
     plan.unshared_temp_bytes = r.u64("unshared bytes")?;
     if r.pos != payload.len() {
         return r.fail(format!("{} bytes of trailing data", payload.len() - r.pos));
     }
-    verify(&plan)?;
+    crate::verify(&plan)?;
     Ok(plan)
-}
-
-/// Checks that every index is in range, every op is known with the right
-/// arity, values are defined once before use, and buffers fit the arena.
-pub fn verify(plan: &Plan) -> Result<(), PlanError> {
-    let n_values = plan.values.len();
-    for (i, v) in plan.values.iter().enumerate() {
-        match plan.types.get(v.ty as usize) {
-            Some(Type::Tensor(_) | Type::Scalar(_) | Type::None) => {}
-            Some(t) => return invalid(format!("value %{i} has type {t}, which plans cannot hold")),
-            None => return invalid(format!("value %{i} names type #{} of {}", v.ty, plan.types.len())),
-        }
-        if let Some(b) = v.buffer {
-            let Some(buf) = plan.buffers.get(b as usize) else {
-                return invalid(format!("value %{i} names buffer #{b} of {}", plan.buffers.len()));
-            };
-            if v.role != Role::Temporary {
-                return invalid(format!("value %{i} is a {} but has a buffer", v.role.name()));
-            }
-            if buf.offset.checked_add(buf.size).is_none_or(|end| end > plan.arena_size) {
-                return invalid(format!("buffer #{b} ends past the {}-byte arena", plan.arena_size));
-            }
-        }
-    }
-    for (i, a) in plan.attrs.iter().enumerate() {
-        if !matches!(a, Attribute::Dict(_)) {
-            return invalid(format!("attribute entry #{i} is not a dictionary"));
-        }
-    }
-    let mut defined = vec![false; n_values];
-    // `what` names the definer for an error only: no formatting when the check passes.
-    fn define(defined: &mut [bool], id: u32, what: impl Fn() -> String) -> Result<(), PlanError> {
-        let n = defined.len();
-        match defined.get_mut(id as usize) {
-            None => invalid(format!("{} names value %{id} of {n}", what())),
-            Some(true) => invalid(format!("{} redefines value %{id}", what())),
-            Some(d) => {
-                *d = true;
-                Ok(())
-            }
-        }
-    }
-    for &i in &plan.inputs {
-        define(&mut defined, i, || "the input list".into())?;
-        if !matches!(plan.values[i as usize].role, Role::Input | Role::Weight) {
-            return invalid(format!("input %{i} has role {}", plan.values[i as usize].role.name()));
-        }
-    }
-    for (pc, ins) in plan.code.iter().enumerate() {
-        let Some(name) = plan.strings.get(ins.op as usize) else {
-            return invalid(format!("instruction {pc} names opcode string #{} of {}", ins.op, plan.strings.len()));
-        };
-        let Some(def) = genie_ir::lookup(name).filter(|d| d.dialect() != "func") else {
-            return invalid(format!("instruction {pc} uses op '{name}', which this runtime does not know"));
-        };
-        let arity = |slots: &[genie_ir::dialects::Slot], n: usize| {
-            let fixed = slots.iter().filter(|s| !s.variadic).count();
-            if slots.iter().any(|s| s.variadic) {
-                n >= fixed
-            } else {
-                n == fixed
-            }
-        };
-        if !arity(def.operands, ins.operands.len()) || !arity(def.results, ins.results.len()) {
-            return invalid(format!(
-                "instruction {pc} ('{name}') has {} operand(s) and {} result(s), which '{name}' does not take",
-                ins.operands.len(),
-                ins.results.len()
-            ));
-        }
-        if ins.attrs as usize >= plan.attrs.len() {
-            return invalid(format!("instruction {pc} names attribute entry #{} of {}", ins.attrs, plan.attrs.len()));
-        }
-        for &o in &ins.operands {
-            if !defined.get(o as usize).copied().unwrap_or(false) {
-                return invalid(format!("instruction {pc} ('{name}') uses value %{o} before it is defined"));
-            }
-        }
-        for &r in &ins.results {
-            define(&mut defined, r, || format!("instruction {pc} ('{name}')"))?;
-        }
-    }
-    for &o in &plan.outputs {
-        if !defined.get(o as usize).copied().unwrap_or(false) {
-            return invalid(format!("output %{o} is never defined"));
-        }
-    }
-    Ok(())
 }

@@ -194,8 +194,10 @@ impl TensorType {
         self.dims.iter().map(|d| d.as_static()).collect()
     }
 
+    /// The element count of a static shape; `None` when a dim is not
+    /// static, or the count does not fit an i64 (a hostile plan's type).
     pub fn num_elements(&self) -> Option<i64> {
-        self.static_shape().map(|s| s.iter().product())
+        self.static_shape()?.iter().try_fold(1i64, |acc, &d| acc.checked_mul(d))
     }
 }
 

@@ -16,6 +16,7 @@ pub static OPS: &[OpDef] = &[
         regions: 1,
         traits: Traits::SYMBOL.with(Traits::ISOLATED),
         infer: None,
+        code: None,
     },
     OpDef {
         name: "func.return",
@@ -26,5 +27,6 @@ pub static OPS: &[OpDef] = &[
         regions: 0,
         traits: Traits::TERMINATOR,
         infer: None,
+        code: None,
     },
 ];

@@ -2,10 +2,10 @@
 //! verifier, shape inference and the IRDL emitter (so the IRDL files under
 //! `ir/dialects/` are generated from the same source the verifier checks).
 
+pub mod check;
 pub mod exec;
 pub mod func;
 pub mod infer;
-pub mod irdl;
 pub mod sem;
 
 use crate::attrs::AttrDict;
@@ -108,6 +108,8 @@ impl Traits {
     pub const SYMBOL: Traits = Traits(8);
     /// Its regions cannot see values defined outside.
     pub const ISOLATED: Traits = Traits(16);
+    /// Its result may share memory with its first operand (a view).
+    pub const VIEW: Traits = Traits(32);
     pub const NONE: Traits = Traits(0);
 
     pub const fn with(self, other: Traits) -> Traits {
@@ -142,6 +144,9 @@ pub struct OpDef {
     pub regions: usize,
     pub traits: Traits,
     pub infer: Option<InferFn>,
+    /// The opcode plans carry, for `sem` ops (kernels); `None` for `func`
+    /// and `exec` ops, which plans express as instructions of their own.
+    pub code: Option<sem::Op>,
 }
 
 impl OpDef {
@@ -160,6 +165,11 @@ impl OpDef {
 
     pub fn is_pure(&self) -> bool {
         self.traits.has(Traits::PURE)
+    }
+
+    /// Its results may share memory with its first operand.
+    pub fn is_view(&self) -> bool {
+        self.traits.has(Traits::VIEW)
     }
 
     /// Removable when its results are unused.

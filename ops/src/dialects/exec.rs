@@ -25,7 +25,7 @@ const fn exec_op(
     attrs: &'static [AttrDef],
     traits: Traits,
 ) -> OpDef {
-    OpDef { name, summary, operands, results, attrs, regions: 0, traits, infer: None }
+    OpDef { name, summary, operands, results, attrs, regions: 0, traits, infer: None, code: None }
 }
 
 const FUTURE: Slot = Slot { name: "future", kind: ValueKind::Future, variadic: false };
@@ -44,7 +44,7 @@ pub static OPS: &[OpDef] = &[
         "declares state kept on a device across calls (weights, KV cache)",
         &[],
         &[],
-        &[req("sym_name", String), req("kind", Enum(RESIDENT_KINDS)), req("type", Type), req("device", SymbolRef), opt("init", Resource)],
+        &[req("sym_name", String), req("kind", Enum(RESIDENT_KINDS)), req("type", Type), req("device", SymbolRef), opt("init", Resource), opt("argument", Int)],
         Traits::SYMBOL,
     ),
     exec_op("exec.resident_load", "reads resident state", &[], &[any("result")], &[req("resident", SymbolRef)], Traits::READ_ONLY),

@@ -341,6 +341,10 @@ impl<'m> HostCompiler<'m> {
         let mut results = None;
         for kop in m.block_ops(kentry) {
             let data = m.op(kop);
+            // Errors at load or run time name where in the program an
+            // instruction came from.
+            let loc = (!data.loc.is_unknown()).then(|| data.loc.to_string());
+            self.b.set_location(loc.as_deref());
             let operands = data
                 .operands
                 .iter()
@@ -382,6 +386,7 @@ impl<'m> HostCompiler<'m> {
             }
             self.b.call_into(device, code, operands, ids, &kernel_attrs(&data.attrs));
         }
+        self.b.set_location(None);
         let results = results.ok_or_else(|| op_error(m, kernel, &format!("kernel @{kernel_name} does not end with 'func.return'")))?;
         let outs = &m.op(op).results;
         if outs.len() != results.len() {

@@ -2536,6 +2536,16 @@ irdl.dialect @sem {
     irdl.results(%1)
     irdl.attributes {"dim" = %2}
   }
+  // cat(self, update) along dim, written in place after self when its buffer has room
+  irdl.operation @append {
+    %0 = irdl.base "!builtin.tensor"
+    %1 = irdl.base "!builtin.tensor"
+    %2 = irdl.base "!builtin.tensor"
+    %3 = irdl.base "#builtin.integer"
+    irdl.operands(%0, %1)
+    irdl.results(%2)
+    irdl.attributes {"dim" = %3}
+  }
   // chunks of split_size along dim
   irdl.operation @split {
     %0 = irdl.base "!builtin.tensor"

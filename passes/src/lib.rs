@@ -11,11 +11,14 @@ pub mod canonicalize;
 pub mod cse;
 pub mod fold_matmul_scale;
 pub mod infer_shapes;
+pub mod kv_in_place;
 pub mod lower_to_exec;
 pub mod outline_patterns;
+pub mod place;
 pub mod sem_annotate;
 
-use genie_ir::{Diagnostics, Module};
+use genie_ir::{Attribute, Diagnostics, Module};
+pub use genie_plan::Target;
 
 /// A transformation over a whole module.
 pub trait Pass {
@@ -29,30 +32,58 @@ pub trait Pass {
     fn run(&self, module: &mut Module) -> Result<(), Diagnostics>;
 }
 
-/// Every pass, in the order `--list-passes` shows them.
-pub fn register_all_passes() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(infer_shapes::InferShapes), Box::new(canonicalize::Canonicalize), Box::new(cse::Cse), Box::new(fold_matmul_scale::FoldMatmulScale), Box::new(sem_annotate::SemAnnotate), Box::new(outline_patterns::OutlinePatterns), Box::new(lower_to_exec::LowerToExec)]
+/// Every pass, in the order `--list-passes` shows them; passes that place
+/// work read `target`.
+pub fn register_all_passes(target: &Target) -> Vec<Box<dyn Pass>> {
+    vec![
+        Box::new(infer_shapes::InferShapes),
+        Box::new(canonicalize::Canonicalize),
+        Box::new(cse::Cse),
+        Box::new(fold_matmul_scale::FoldMatmulScale),
+        Box::new(sem_annotate::SemAnnotate),
+        Box::new(outline_patterns::OutlinePatterns),
+        Box::new(kv_in_place::KvInPlace),
+        Box::new(place::Place { target: target.clone() }),
+        Box::new(lower_to_exec::LowerToExec),
+    ]
 }
 
 /// `(name, description)` of every registered pass.
 pub fn registered_passes() -> Vec<(&'static str, &'static str)> {
-    register_all_passes().iter().map(|p| (p.name(), p.description())).collect()
+    register_all_passes(&Target::embedded_cpu()).iter().map(|p| (p.name(), p.description())).collect()
 }
 
-pub fn create_pass(name: &str) -> Option<Box<dyn Pass>> {
-    register_all_passes().into_iter().find(|p| p.name() == name)
+pub fn create_pass(name: &str, target: &Target) -> Option<Box<dyn Pass>> {
+    register_all_passes(target).into_iter().find(|p| p.name() == name)
 }
 
-/// Named phases, in pipeline order, with the passes each adds.
-/// `input` only parses and verifies; `sem` normalises the `sem` dialect;
-/// `exec` places each function on one device (resident weights and
-/// constants, transfers, a launched kernel), the form codegen compiles.
-/// Later phases (patterns, placement, plan) arrive with the issues that build them.
+/// Named phases, in pipeline order, with the passes each adds. `input`
+/// only parses and verifies; `sem` normalises the `sem` dialect; `annotate`
+/// writes what the pattern engine recovers (roles, phase, workload,
+/// patterns) into the IR; `exec` places each function on the target
+/// (residency decided from the annotations; KV-cache appends in place), the
+/// form codegen compiles; `plan` is codegen itself (no pass: `genie-opt
+/// --compile-to=plan` prints the plan). A module records the last phase it
+/// went through (`genie.phase`), and phases only move forward.
 pub const PHASES: &[(&str, &[&str])] = &[
     ("input", &[]),
     ("sem", &["genie-sem-infer-shapes", "genie-sem-canonicalize", "genie-cse", "genie-sem-fold-matmul-scale", "genie-sem-infer-shapes"]),
-    ("exec", &["genie-lower-to-exec"]),
+    ("annotate", &["genie-sem-annotate"]),
+    ("exec", &["genie-kv-in-place", "genie-place"]),
+    ("plan", &[]),
 ];
+
+/// Module attribute naming the last phase the module went through.
+pub const PHASE_ATTR: &str = "genie.phase";
+
+/// The phase a module is at (`input` when it records none).
+pub fn module_phase(m: &Module) -> Result<usize, String> {
+    match m.attrs.get(PHASE_ATTR) {
+        None => Ok(0),
+        Some(Attribute::String(p)) => PHASES.iter().position(|(n, _)| n == p).ok_or_else(|| format!("module attribute '{PHASE_ATTR}' names '{p}', which is not a phase")),
+        Some(_) => Err(format!("module attribute '{PHASE_ATTR}' must be a phase name")),
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct PassOptions {
@@ -72,27 +103,40 @@ impl Default for PassOptions {
 
 #[derive(Default)]
 pub struct PassManager {
-    passes: Vec<Box<dyn Pass>>,
+    /// Each pass with the phase it belongs to (`None`: asked for by name).
+    passes: Vec<(Option<usize>, Box<dyn Pass>)>,
     pub options: PassOptions,
+    /// The phase the pipeline ends at, when built by [`PassManager::for_phase`].
+    end_phase: Option<usize>,
+    target: Target,
 }
 
 impl PassManager {
     pub fn new() -> Self {
-        PassManager::default()
+        PassManager { target: Target::embedded_cpu(), ..PassManager::default() }
+    }
+
+    /// A pass manager whose placement passes place on `target`.
+    pub fn on(target: &Target) -> Self {
+        PassManager { target: target.clone(), ..PassManager::default() }
     }
 
     pub fn add(&mut self, pass: Box<dyn Pass>) {
-        self.passes.push(pass);
+        self.passes.push((None, pass));
     }
 
     /// Adds a pass by name.
     pub fn add_named(&mut self, name: &str) -> Result<(), String> {
-        let pass = create_pass(name).ok_or_else(|| {
+        let pass = self.named(name)?;
+        self.passes.push((None, pass));
+        Ok(())
+    }
+
+    fn named(&self, name: &str) -> Result<Box<dyn Pass>, String> {
+        create_pass(name, &self.target).ok_or_else(|| {
             let names: Vec<&str> = registered_passes().iter().map(|p| p.0).collect();
             format!("unknown pass '{name}' (registered: {})", names.join(", "))
-        })?;
-        self.passes.push(pass);
-        Ok(())
+        })
     }
 
     /// `genie-sem-canonicalize,genie-cse`, optionally wrapped as
@@ -109,23 +153,32 @@ impl PassManager {
         Ok(pm)
     }
 
-    /// The passes of every phase up to and including `phase`.
+    /// The passes of every phase up to and including `phase`, placing on
+    /// one embedded CPU.
     pub fn for_phase(phase: &str) -> Result<PassManager, String> {
+        PassManager::for_phase_on(phase, &Target::embedded_cpu())
+    }
+
+    /// The passes of every phase up to and including `phase`, placing on
+    /// `target`. Running them skips the phases a module has been through.
+    pub fn for_phase_on(phase: &str, target: &Target) -> Result<PassManager, String> {
         let end = PHASES.iter().position(|p| p.0 == phase).ok_or_else(|| {
             let names: Vec<&str> = PHASES.iter().map(|p| p.0).collect();
             format!("unknown phase '{phase}' (phases: {})", names.join(", "))
         })?;
-        let mut pm = PassManager::new();
-        for (_, passes) in &PHASES[..=end] {
+        let mut pm = PassManager::on(target);
+        pm.end_phase = Some(end);
+        for (i, (_, passes)) in PHASES[..=end].iter().enumerate() {
             for name in *passes {
-                pm.add_named(name)?;
+                let pass = pm.named(name)?;
+                pm.passes.push((Some(i), pass));
             }
         }
         Ok(pm)
     }
 
     pub fn pass_names(&self) -> Vec<&'static str> {
-        self.passes.iter().map(|p| p.name()).collect()
+        self.passes.iter().map(|p| p.1.name()).collect()
     }
 
     pub fn run(&mut self, module: &mut Module) -> Result<(), Diagnostics> {
@@ -134,8 +187,17 @@ impl PassManager {
 
     /// Runs the pipeline, calling `after(pass_name, module)` after each pass.
     pub fn run_with(&mut self, module: &mut Module, after: &mut dyn FnMut(&str, &Module)) -> Result<(), Diagnostics> {
+        let at = module_phase(module).map_err(|e| Diagnostics::error(&module.file, module.src, e))?;
+        if let Some(end) = self.end_phase.filter(|&end| end < at) {
+            let msg = format!("the module is at phase '{}' already; phases only move forward, so it cannot be compiled to '{}'", PHASES[at].0, PHASES[end].0);
+            return Err(Diagnostics::error(&module.file, module.src, msg));
+        }
         let mut ran = 0;
-        for pass in &self.passes {
+        for (phase, pass) in &self.passes {
+            // A phase the module has been through is not run again.
+            if phase.is_some_and(|p| p <= at) {
+                continue;
+            }
             if !pass.is_enabled(&self.options) || self.options.disabled.iter().any(|d| d == pass.name()) {
                 continue;
             }
@@ -152,6 +214,9 @@ impl PassManager {
                 })?;
             }
             after(pass.name(), module);
+        }
+        if let Some(end) = self.end_phase.filter(|&end| end > at) {
+            module.attrs.set(PHASE_ATTR, Attribute::String(PHASES[end].0.to_string()));
         }
         Ok(())
     }
@@ -174,8 +239,25 @@ mod tests {
         assert!(PassManager::for_phase("input").unwrap().pass_names().is_empty());
         assert!(PassManager::for_phase("sem").unwrap().pass_names().contains(&"genie-cse"));
         let exec = PassManager::for_phase("exec").unwrap().pass_names();
-        assert_eq!(exec.last(), Some(&"genie-lower-to-exec"));
-        assert!(exec.contains(&"genie-cse"), "phases only move forward: exec runs the sem phase first");
-        assert!(PassManager::for_phase("plan").is_err());
+        assert_eq!(exec.last(), Some(&"genie-place"));
+        assert!(exec.contains(&"genie-cse") && exec.contains(&"genie-sem-annotate"), "exec runs the sem and annotate phases first");
+        assert_eq!(PassManager::for_phase("plan").unwrap().pass_names(), exec);
+        assert!(PassManager::for_phase("nope").is_err());
+    }
+
+    #[test]
+    fn modules_record_their_phase_and_only_move_forward() {
+        let src = "func.func @f(%x: tensor<2xf32>) -> tensor<2xf32> {\n  %0 = sem.neg %x : tensor<2xf32>\n  return %0 : tensor<2xf32>\n}\n";
+        let mut m = genie_ir::parse_module(src, "t.mlir").unwrap();
+        PassManager::for_phase("sem").unwrap().run(&mut m).unwrap();
+        assert_eq!(module_phase(&m), Ok(1));
+        // Later phases skip what the module went through.
+        let mut pm = PassManager::for_phase("exec").unwrap();
+        let mut ran = Vec::new();
+        pm.run_with(&mut m, &mut |p, _| ran.push(p.to_string())).unwrap();
+        assert_eq!(ran, ["genie-sem-annotate", "genie-kv-in-place", "genie-place"]);
+        assert_eq!(m.attrs.get(PHASE_ATTR).and_then(Attribute::as_str), Some("exec"));
+        let e = PassManager::for_phase("sem").unwrap().run(&mut m).unwrap_err().to_string();
+        assert!(e.contains("the module is at phase 'exec' already; phases only move forward"), "{e}");
     }
 }

@@ -47,6 +47,10 @@ pub struct LowerToExec;
 
 /// Function attribute listing the arguments that are weights.
 pub const WEIGHT_ARGS_ATTR: &str = "genie.weight_args";
+/// Host function attributes naming the rule behind each argument's and
+/// each result's placement (set by `genie-place`).
+pub const ARG_RULES_ATTR: &str = "genie.arg_rules";
+pub const RESULT_RULES_ATTR: &str = "genie.result_rules";
 
 impl Pass for LowerToExec {
     fn name(&self) -> &'static str {
@@ -58,28 +62,58 @@ impl Pass for LowerToExec {
     }
 
     fn run(&self, m: &mut Module) -> Result<(), Diagnostics> {
-        let functions = functions_to_lower(m);
-        if functions.is_empty() {
-            return Ok(());
-        }
-        // Check everything before editing, so a rejected module is unchanged.
-        let mut diags = Diagnostics::new();
-        let mut checked = Vec::with_capacity(functions.len());
-        for &f in &functions {
-            match check_function(m, f) {
-                Ok(c) => checked.push(c),
-                Err(d) => diags.0.push(d),
-            }
-        }
-        if diags.has_errors() {
-            return Err(diags);
-        }
-        let mut lowering = Lowering::new(m, functions[0]);
-        for c in checked {
-            lowering.lower_function(m, c);
-        }
-        Ok(())
+        lower(m, &DeviceDecl::embedded_cpu(), &mut |_, _, _| Ok(None))
     }
+}
+
+/// The device a module's functions are placed on.
+pub struct DeviceDecl {
+    pub name: String,
+    pub kind: String,
+    /// The server it is behind, if not in the client's process.
+    pub address: Option<String>,
+}
+
+impl DeviceDecl {
+    pub fn embedded_cpu() -> DeviceDecl {
+        DeviceDecl { name: "dev0".into(), kind: "cpu".into(), address: None }
+    }
+}
+
+/// What placement decided for one function, with the rule behind each
+/// decision: per argument (weights are resident, the rest transferred)
+/// and per result (returned, or kept on the device as a handle).
+pub struct Decisions {
+    pub arg_rules: Vec<String>,
+    pub keep: Vec<bool>,
+    pub result_rules: Vec<String>,
+}
+
+/// Lowers every `sem` function onto `device`. `decide(module, function,
+/// weights)` returns each function's decisions (`None`: weights resident,
+/// every result returned, no rules recorded); it is called for every
+/// function before anything is edited, so a rejected module is unchanged.
+pub fn lower(m: &mut Module, device: &DeviceDecl, decide: &mut dyn FnMut(&Module, OpId, &[bool]) -> Result<Option<Decisions>, Diagnostic>) -> Result<(), Diagnostics> {
+    let functions = functions_to_lower(m);
+    if functions.is_empty() {
+        return Ok(());
+    }
+    let mut diags = Diagnostics::new();
+    let mut checked = Vec::with_capacity(functions.len());
+    for &f in &functions {
+        match check_function(m, f).and_then(|c| decide(m, f, &c.weights).map(|d| (c, d))) {
+            Ok(c) => checked.push(c),
+            Err(d) => diags.0.push(d),
+        }
+    }
+    if diags.has_errors() {
+        return Err(diags);
+    }
+    let mut lowering = Lowering::new(m, functions[0], device);
+    for (c, d) in checked {
+        lowering.lower_function(m, c, d);
+    }
+    Ok(())
 }
 
 /// The `sem` functions the pass lowers: functions with a body that no launch
@@ -174,7 +208,7 @@ struct Lowering {
 
 impl Lowering {
     /// `first_function` is a module-level function the pass lowers.
-    fn new(m: &mut Module, first_function: OpId) -> Lowering {
+    fn new(m: &mut Module, first_function: OpId, device: &DeviceDecl) -> Lowering {
         let top = m.block_ops(m.body());
         let symbols: HashSet<String> = top.iter().filter_map(|&op| m.symbol_name(op).map(str::to_string)).collect();
         let is_decl = |op: OpId| matches!(m.op(op).name(), "exec.device" | "exec.resident");
@@ -182,15 +216,15 @@ impl Lowering {
         let device_of_kind = |kind: &str| {
             top.iter().copied().find(|&op| m.op(op).name() == "exec.device" && m.op(op).attr("kind").and_then(Attribute::as_str) == Some(kind))
         };
-        let (existing_client, existing_cpu) = (device_of_kind("client"), device_of_kind("cpu"));
+        let (existing_client, existing_device) = (device_of_kind("client"), device_of_kind(&device.kind));
         let mut l = Lowering { symbols, client: String::new(), device: String::new(), constants: HashMap::default(), decl_anchor };
         l.client = match existing_client.and_then(|d| m.symbol_name(d)) {
             Some(name) => name.to_string(),
-            None => l.declare_device(m, "client", "client"),
+            None => l.declare_device(m, "client", "client", None),
         };
-        l.device = match existing_cpu.and_then(|d| m.symbol_name(d)) {
+        l.device = match existing_device.and_then(|d| m.symbol_name(d)) {
             Some(name) => name.to_string(),
-            None => l.declare_device(m, "dev0", "cpu"),
+            None => l.declare_device(m, &device.name, &device.kind, device.address.as_deref()),
         };
         l
     }
@@ -211,11 +245,14 @@ impl Lowering {
         Builder::before(m, self.decl_anchor).op(op, &[], vec![], attrs);
     }
 
-    fn declare_device(&mut self, m: &mut Module, base: &str, kind: &str) -> String {
+    fn declare_device(&mut self, m: &mut Module, base: &str, kind: &str, address: Option<&str>) -> String {
         let name = self.unique_symbol(base);
         let mut attrs = AttrDict::new();
         attrs.set("sym_name", Attribute::String(name.clone()));
         attrs.set("kind", Attribute::String(kind.to_string()));
+        if let Some(a) = address {
+            attrs.set("address", Attribute::String(a.to_string()));
+        }
         self.declare(m, "exec.device", attrs);
         name
     }
@@ -250,7 +287,7 @@ impl Lowering {
         name
     }
 
-    fn lower_function(&mut self, m: &mut Module, checked: CheckedFunction) {
+    fn lower_function(&mut self, m: &mut Module, checked: CheckedFunction, decisions: Option<Decisions>) {
         let CheckedFunction { func, entry, weights } = checked;
         let name = m.symbol_name(func).unwrap_or_default().to_string();
         let arg_types: Vec<Type> = m.block_args(entry).iter().map(|&a| m.value_type(a).clone()).collect();
@@ -268,6 +305,12 @@ impl Lowering {
         let input_types: Vec<Type> = arg_types.iter().zip(&weights).filter(|(_, &w)| !w).map(|(t, _)| t.clone()).collect();
         let mut host_attrs = m.op(func).attrs.clone();
         host_attrs.remove(WEIGHT_ARGS_ATTR);
+        let keep = decisions.as_ref().map(|d| d.keep.clone()).unwrap_or_default();
+        if let Some(d) = &decisions {
+            let strings = |v: &[String]| Attribute::Array(v.iter().map(|r| Attribute::String(r.clone())).collect());
+            host_attrs.set(ARG_RULES_ATTR, strings(&d.arg_rules));
+            host_attrs.set(RESULT_RULES_ATTR, strings(&d.result_rules));
+        }
         host_attrs.set("function_type", Attribute::ty(Type::Function(input_types.clone(), result_types.clone())));
         let kernel = self.unique_symbol(&format!("{name}_kernel"));
         let kernel_attrs = &mut m.op_mut(func).attrs;
@@ -294,10 +337,13 @@ impl Lowering {
         let launch_attrs = attrs(&[("kernel", Attribute::SymbolRef(kernel)), ("device", Attribute::SymbolRef(self.device.clone()))]);
         let launch = b.op("exec.launch", &launch_args, result_types.clone(), launch_attrs);
         let results = b.module.op(launch).results.to_vec();
+        // A kept result is returned while still on the device: the client
+        // gets a handle to it.
         let outputs: Vec<_> = results
             .iter()
             .zip(&result_types)
-            .map(|(&r, ty)| b.value("exec.transfer", &[r], ty.clone(), self.transfer_attrs(&self.device, &self.client)))
+            .enumerate()
+            .map(|(i, (&r, ty))| if keep.get(i) == Some(&true) { r } else { b.value("exec.transfer", &[r], ty.clone(), self.transfer_attrs(&self.device, &self.client)) })
             .collect();
         b.op("func.return", &outputs, vec![], AttrDict::new());
     }

@@ -12,6 +12,9 @@ use std::collections::HashMap;
 #[derive(Default)]
 pub struct Builder {
     plan: Plan,
+    /// Location of the next instructions (an index into `plan.locations`).
+    location: Option<u32>,
+    location_ids: HashMap<String, u32>,
     types: HashMap<Type, u32>,
     /// Printed dictionary → entry, so identical dictionaries are stored once.
     attrs: HashMap<String, u32>,
@@ -72,6 +75,28 @@ impl Builder {
 
     fn push(&mut self, device: u32, ins: Instr) {
         self.plan.streams[device as usize].push(ins);
+        if let Some(l) = self.location {
+            let d = device as usize;
+            if self.plan.instr_locations.len() < self.plan.streams.len() {
+                self.plan.instr_locations.resize(self.plan.streams.len(), Vec::new());
+            }
+            let locs = &mut self.plan.instr_locations[d];
+            locs.resize(self.plan.streams[d].len() - 1, crate::plan::NO_LOCATION);
+            locs.push(l);
+        }
+    }
+
+    /// Records `location` as where the instructions added next come from
+    /// (`None`: nowhere recorded).
+    pub fn set_location(&mut self, location: Option<&str>) {
+        self.location = location.map(|l| {
+            let next = self.plan.locations.len() as u32;
+            let id = *self.location_ids.entry(l.to_string()).or_insert(next);
+            if id == next {
+                self.plan.locations.push(l.to_string());
+            }
+            id
+        });
     }
 
     /// `results = op(operands) {attrs}` on `device`, results typed `results`.
@@ -136,6 +161,12 @@ impl Builder {
 
     /// Returned temporaries become outputs; the plan is verified.
     pub fn finish(mut self) -> Result<Plan, PlanError> {
+        if !self.plan.instr_locations.is_empty() {
+            self.plan.instr_locations.resize(self.plan.streams.len(), Vec::new());
+            for (locs, s) in self.plan.instr_locations.iter_mut().zip(&self.plan.streams) {
+                locs.resize(s.len(), crate::plan::NO_LOCATION);
+            }
+        }
         for o in &self.plan.outputs {
             let info = &mut self.plan.values[o.value as usize];
             if info.role == Role::Temporary {

@@ -4,7 +4,8 @@
 //! header   magic "GENIEPLN" | version u32 (major << 16 | minor) | flags u32
 //!          | payload length u64 | payload CRC-32 u32
 //! payload  name | devices | types | attribute dicts | values | buffers
-//!          | residents | inputs | outputs | streams | memory figures
+//!          | residents | inputs | outputs | streams | debug locations
+//!          | memory figures
 //! ```
 //! Little-endian; every table is a u32 count then its entries. Kernel calls
 //! carry their opcode ([`Op::code`], a u16) and attributes by index;
@@ -302,6 +303,10 @@ pub fn encode(plan: &Plan) -> Vec<u8> {
         w.len(s.len());
         s.iter().for_each(|i| w.instr(i));
     }
+    w.len(plan.locations.len());
+    plan.locations.iter().for_each(|l| w.str(l));
+    w.len(plan.instr_locations.len());
+    plan.instr_locations.iter().for_each(|l| w.ids(l));
     w.u64(plan.peak_temp_bytes);
     w.u64(plan.unshared_temp_bytes);
     let payload = w.0;
@@ -621,6 +626,12 @@ pub fn decode(bytes: &[u8]) -> Result<Plan, PlanError> {
             s.push(r.instr()?);
         }
         plan.streams.push(s);
+    }
+    for _ in 0..r.count("location table", 4)? {
+        plan.locations.push(r.str("location")?);
+    }
+    for _ in 0..r.count("instruction locations", 4)? {
+        plan.instr_locations.push(r.ids("instruction locations")?);
     }
     plan.peak_temp_bytes = r.u64("peak bytes")?;
     plan.unshared_temp_bytes = r.u64("unshared bytes")?;

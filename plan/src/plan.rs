@@ -213,13 +213,28 @@ pub struct Plan {
     pub outputs: Vec<Output>,
     /// One instruction stream per device.
     pub streams: Vec<Vec<Instr>>,
+    /// Debug information: per stream, per instruction, where in the
+    /// program it came from (an index into `locations`, or [`NO_LOCATION`]);
+    /// empty when the plan carries none. Errors name it.
+    pub instr_locations: Vec<Vec<u32>>,
+    /// Source locations (`module 'transformer.h.0.attn' (modeling_gpt2.py:212:0)`).
+    pub locations: Vec<String>,
     /// Most bytes of static-size temporaries alive at once (all devices).
     pub peak_temp_bytes: u64,
     /// Bytes temporaries would take without buffer reuse.
     pub unshared_temp_bytes: u64,
 }
 
+/// An instruction without a recorded location.
+pub const NO_LOCATION: u32 = u32::MAX;
+
 impl Plan {
+    /// Where instruction `pc` of stream `stream` came from, if recorded.
+    pub fn location(&self, stream: usize, pc: usize) -> Option<&str> {
+        let l = *self.instr_locations.get(stream)?.get(pc)?;
+        self.locations.get(l as usize).map(String::as_str)
+    }
+
     pub fn value_type(&self, v: u32) -> &Type {
         &self.types[self.values[v as usize].ty as usize]
     }

@@ -63,6 +63,12 @@ pub struct Target {
 /// An embedded link: nothing crosses a network.
 static FREE: Link = Link { from: String::new(), to: String::new(), bandwidth: f64::INFINITY, latency: 0.0 };
 
+impl Default for Target {
+    fn default() -> Self {
+        Target::embedded_cpu()
+    }
+}
+
 impl Target {
     /// One CPU in the client's process (the default): rates measured on a
     /// 2-core x86 server, see docs/benchmarks.md.

@@ -105,6 +105,14 @@ pub fn verify(plan: &Plan) -> Result<(), PlanError> {
             return invalid(format!("stream #{d} instruction {pc} ('{what}') waits for a value no stream can send first: the streams deadlock"));
         }
     }
+    if !plan.instr_locations.is_empty() {
+        if plan.instr_locations.len() != plan.streams.len() || plan.instr_locations.iter().zip(&plan.streams).any(|(l, s)| l.len() != s.len()) {
+            return invalid("debug locations do not match the instruction streams");
+        }
+        if let Some(bad) = plan.instr_locations.iter().flatten().find(|&&l| l != crate::plan::NO_LOCATION && l as usize >= plan.locations.len()) {
+            return invalid(format!("an instruction names location #{bad} of {}", plan.locations.len()));
+        }
+    }
     for o in &plan.outputs {
         if !defined.get(o.value as usize).copied().unwrap_or(false) {
             return invalid(format!("output %{} is never defined", o.value));

@@ -17,7 +17,10 @@ Options (``torch.compile(..., options={...})``):
   ``"token_file"`` (or ``$GENIE_REMOTE_TOKEN`` / ``$GENIE_REMOTE_TOKEN_FILE``)
   authenticate; ``"tls_ca"`` (or ``$GENIE_REMOTE_TLS_CA``) is the PEM
   certificate to trust for ``tls://host:port``; ``"timeout"`` bounds a
-  silent server (seconds, default 60). ``"remote_mode": "stateless"`` is a
+  silent server (seconds, default 60). ``"target": "pool.toml"`` names the
+  target file (devices and links, see ``docs/targets.md``) the compiler
+  places graphs on; by default one CPU behind the server over a 10 Gb/s,
+  25 µs link. ``"remote_mode": "stateless"`` is a
   baseline for benchmarks, not for use: every graph input is shipped and
   every output returned on each call (weights stay on the server).
 
@@ -35,7 +38,7 @@ def genie(gm, example_inputs, options=None):
     from .remote import remote_url
 
     opts = dict(options or {})
-    known = {"fallback", "remote", "token", "token_file", "timeout", "tls_ca", "remote_mode"}
+    known = {"fallback", "remote", "target", "token", "token_file", "timeout", "tls_ca", "remote_mode"}
     unknown = set(opts) - known
     if unknown:
         raise ValueError(f"genie backend: unknown options {sorted(unknown)} (known: {', '.join(sorted(known))})")

@@ -7,15 +7,20 @@ verified ``sem`` module, and runs the graphs eagerly so the call returns what
 eager PyTorch returns. It is the front half of the ``genie`` backend, usable on
 its own to inspect or dump what Genie sees.
 
+Compiling is one call into Rust (``Module.compile``: the phases ``sem`` →
+``annotate`` → ``exec`` → ``plan`` for a target); this module captures
+graphs and binds tensors, and decides nothing about placement.
+
 ``GENIE_DUMP_DIR=<dir>`` writes, for each captured graph ``<n>_<kind>``: the
-imported IR (``.mlir``), the IR after the ``sem`` and ``exec`` phases
-(``.sem.mlir``, ``.exec.mlir``; the first is what
-``genie-opt <n>_<kind>.mlir --compile-to=sem`` prints) and the plan's
-disassembly (``.plan.txt``), so ``genie-opt`` can replay any step.
+imported IR (``.mlir``), the IR after each phase (``.sem.mlir``,
+``.annotate.mlir``, ``.exec.mlir``: what ``genie-opt <n>_<kind>.mlir
+--compile-to=<phase>`` prints) and the plan's disassembly (``.plan.txt``),
+so ``genie-opt`` can replay any step.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass
@@ -50,10 +55,6 @@ def _use_torch_blas() -> None:
 
 
 _use_torch_blas()
-
-
-# The passes of genie-opt's `--compile-to=sem` phase.
-SEM_PIPELINE = "genie-sem-infer-shapes,genie-sem-canonicalize,genie-cse,genie-sem-fold-matmul-scale,genie-sem-infer-shapes"
 
 
 @dataclass
@@ -129,18 +130,17 @@ class Capture:
 
     def _runner(self, gm: torch.fx.GraphModule, module: Module, weights=()):
         """A callable running the graph's plan, or None to stay eager."""
-        from ._genie import parse
+        remote = None
+        if self.remote is not None:
+            from . import remote as remote_mod
 
-        sem = parse(module.print())
+            remote = remote_mod.connection(self.remote)
         try:
-            sem.run_passes(SEM_PIPELINE)
-            missing = sem.unsupported_ops()
-            if missing:
-                why, where = missing[0]
-                raise UnsupportedOpError(f"{why} (at {where})")
-            (plan,) = sem.to_plans()
-            if self.remote is not None:
-                return self._remote_runner(gm, plan, weights)
+            plans, manifests, _ = module.compile(target=remote.target if remote is not None else None)
+            (plan,) = plans
+            manifest = json.loads(manifests[0])
+            if remote is not None:
+                return self._remote_runner(gm, remote, plan, manifest)
             exe = Executable(plan)
             exe.set_profiling(self.profile)
             self.executables.append(exe)
@@ -163,20 +163,16 @@ class Capture:
 
         return run
 
-    def _remote_runner(self, gm: torch.fx.GraphModule, plan: bytes, weights) -> Callable:
+    def _remote_runner(self, gm: torch.fx.GraphModule, conn, plan: bytes, manifest: dict) -> Callable:
         from . import remote
 
-        conn = remote.connection(self.remote)
         targets = {t.replace(".", "_"): t for t in (node.target for node in gm.graph.nodes if node.op == "get_attr")}
         handles = Executable(plan).constants()
-        (out,) = [n for n in gm.graph.nodes if n.op == "output"]
-        outputs = out.args[0]
-        num_outputs = len(outputs) if isinstance(outputs, (list, tuple)) else 1
 
         def constants():
             return {h: _fetch_attr(gm, targets[h]).detach() for h in handles}
 
-        remote_plan = remote.RemotePlan(conn, plan, weights, constants, num_outputs)
+        remote_plan = remote.RemotePlan(conn, plan, manifest, constants)
 
         def run(*args):
             outs = remote_plan(*args)
@@ -204,16 +200,18 @@ class Capture:
         return gm.forward
 
     def _dump(self, stem: str, module: Module) -> None:
-        from ._genie import disassemble, parse
+        from ._genie import disassemble
 
         os.makedirs(self.dump_dir, exist_ok=True)
-        text = module.print()
-        sem = parse(text, f"{stem}.mlir")
-        sem.run_passes(SEM_PIPELINE)
-        exe = parse(sem.print(), f"{stem}.sem.mlir")
-        exe.run_passes("genie-lower-to-exec")
-        plans = "".join(disassemble(p) for p in exe.to_plans())
-        for suffix, content in ((".mlir", text), (".sem.mlir", sem.print()), (".exec.mlir", exe.print()), (".plan.txt", plans)):
+        files = [(".mlir", module.print())]
+        try:
+            plans, _, phases = module.compile(keep_phases=True)
+        except IRError as e:
+            files.append((".error.txt", str(e) + "\n"))
+        else:
+            files += [(f".{phase}.mlir", text) for phase, text in phases if phase != "input"]
+            files.append((".plan.txt", "".join(disassemble(p) for p in plans)))
+        for suffix, content in files:
             with open(os.path.join(self.dump_dir, stem + suffix), "w", encoding="utf-8") as f:
                 f.write(content)
 

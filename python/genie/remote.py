@@ -6,14 +6,17 @@ runs it there. What crosses the network is decided by what the program does:
 
 * plans and weights are uploaded once, by content hash (a second process
   using the same model uploads nothing);
-* a graph output stays on the server and the program receives a
-  :class:`RemoteTensor` for it. Passed back into a later call (a KV cache),
-  it travels as a handle of a few bytes;
+* where each graph output lives is the compiler's decision (``genie-place``,
+  from what the analysis recovered; the plan's manifest says it): a KV cache
+  or an LLM step's logits stay on the server and the program receives a
+  :class:`RemoteTensor` for them — passed back into a later call, one
+  travels as a handle of a few bytes — while an inference result, a loss
+  or anything smaller than a round trip's worth of bytes comes back;
 * eager PyTorch ops on remote tensors (``logits[:, -1, :].argmax(-1)``) are
   recorded, not run; when the program reads a result (``.item()``,
   ``.tolist()``, ``.cpu()``, ``print``, numpy, an ``if``), the recorded ops run
-  on the server as one small graph and only the result comes back. An
-  output the program read on one call comes back directly on the next.
+  on the server as one small graph and only the result comes back. Reading
+  a tensor ends its recorded history: later ops on it run on its local copy.
 
 ``genie.stats()`` says what crossed the wire.
 """
@@ -29,7 +32,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 import torch
 from torch._C import DisableTorchFunctionSubclass
 
-from ._genie import RemoteClient, RemoteError, import_fx, parse, plan_hash, tensor_hash
+from ._genie import RemoteClient, RemoteError, import_fx, plan_hash, remote_target, tensor_hash
 
 log = logging.getLogger("genie")
 
@@ -69,8 +72,11 @@ class Connection:
     session; the next call opens a new one (a new *epoch*) and uploads
     again whatever the server lacks."""
 
-    def __init__(self, url: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None, mode: str = "resident"):
+    def __init__(self, url: str, token: Optional[str], timeout: float, tls_ca: Optional[str] = None, mode: str = "resident", target: Optional[str] = None):
         self.url, self.token, self.timeout, self.tls_ca = url, token, timeout, tls_ca
+        # What the compiler places graphs on: the target file's text, or one
+        # CPU behind this server over a 10 Gb/s, 25 µs link.
+        self.target = target if target is not None else remote_target(url, DEFAULT_LINK_BANDWIDTH, DEFAULT_LINK_LATENCY)
         # "resident" is Genie. The other two are the baselines the network
         # benchmark compares against, on the same server and kernels:
         # "stateless" ships every graph input and returns every output;
@@ -219,6 +225,9 @@ def _error(message: str, code: Optional[str]) -> RemoteError:
 
 
 MODES = ("resident", "stateless", "op_by_op")
+# The link a server is assumed behind when no target file names it.
+DEFAULT_LINK_BANDWIDTH = 1.25e9
+DEFAULT_LINK_LATENCY = 25e-6
 
 _CONNECTIONS: Dict[tuple, Connection] = {}
 _CONNECTIONS_LOCK = threading.Lock()
@@ -232,10 +241,14 @@ def connection(options: Dict[str, Any]) -> Connection:
     tls_ca = options.get("tls_ca") or os.environ.get("GENIE_REMOTE_TLS_CA")
     timeout = float(options.get("timeout", os.environ.get("GENIE_REMOTE_TIMEOUT", 60)))
     mode = options.get("remote_mode", "resident")
-    key = (url, token, tls_ca, timeout, mode)
+    target = None
+    if options.get("target"):
+        with open(options["target"], encoding="utf-8") as f:
+            target = f.read()
+    key = (url, token, tls_ca, timeout, mode, target)
     with _CONNECTIONS_LOCK:
         if key not in _CONNECTIONS:
-            _CONNECTIONS[key] = Connection(url, token, timeout, tls_ca, mode)
+            _CONNECTIONS[key] = Connection(url, token, timeout, tls_ca, mode, target)
         return _CONNECTIONS[key]
 
 
@@ -281,11 +294,11 @@ class _Ref:
     """Where a remote tensor's value is: a server handle, a recorded op on
     other remote tensors, or (once read) a local copy."""
 
-    __slots__ = ("conn", "epoch", "handle", "op", "value", "local", "shape", "dtype", "origin", "__weakref__")
+    __slots__ = ("conn", "epoch", "handle", "op", "value", "local", "shape", "dtype", "__weakref__")
 
-    def __init__(self, conn: Connection, epoch: int, shape, dtype, handle=None, op=None, origin=None):
+    def __init__(self, conn: Connection, epoch: int, shape, dtype, handle=None, op=None):
         self.conn, self.epoch, self.shape, self.dtype = conn, epoch, tuple(shape), dtype
-        self.handle, self.op, self.origin = handle, op, origin
+        self.handle, self.op = handle, op
         self.value: Optional[torch.Tensor] = None
         # True once a local in-place op made the local copy the truth.
         self.local = False
@@ -545,9 +558,9 @@ def materialize(t: "RemoteTensor") -> torch.Tensor:
         value = r.conn.call(fetch)
     else:
         value = _run_recorded(r, keep=False)
-    if r.origin is not None:
-        plan, index = r.origin
-        plan.read_outputs.add(index)
+        # Reading ends the recorded history: later ops on this tensor use
+        # the local copy, so chains of reads cost linear time, not quadratic.
+        r.op = None
     r.value = value
     return value
 
@@ -697,17 +710,15 @@ def _recorded_decompositions():
     return table
 
 
-def _plan_of(gm: torch.fx.GraphModule, name: str, weights=()) -> bytes:
-    """An ATen graph compiled to plan bytecode like any captured graph."""
-    from .fx_export import export_graph
-    from .graph_capture import SEM_PIPELINE
+def _plan_of(gm: torch.fx.GraphModule, name: str, conn: Connection, weights=()) -> Tuple[bytes, dict]:
+    """An ATen graph compiled to plan bytecode for ``conn``'s target, like
+    any captured graph, with its manifest."""
+    import json
 
-    sem = parse(import_fx(export_graph(gm, name, weights)).print())
-    sem.run_passes(SEM_PIPELINE)
-    if sem.unsupported_ops():
-        raise ValueError(sem.unsupported_ops()[0][0])
-    (plan,) = sem.to_plans()
-    return plan
+    from .fx_export import export_graph
+
+    plans, manifests, _ = import_fx(export_graph(gm, name, weights)).compile(target=conn.target)
+    return plans[0], json.loads(manifests[0])
 
 
 def _compile_recorded(order, leaves, target):
@@ -718,7 +729,7 @@ def _compile_recorded(order, leaves, target):
     examples = [torch.empty(tuple(x.shape), dtype=x.dtype) for x in leaves]
     try:
         gm = make_fx(lambda *xs: _replay(order, leaves, target, xs), decomposition_table=_recorded_decompositions(), tracing_mode="fake")(*examples)
-        plan = _plan_of(gm, "recorded")
+        plan, _ = _plan_of(gm, "recorded", target.conn)
     except Exception as e:  # noqa: BLE001 - the ops still run, locally
         log.info("genie: recorded eager ops run locally: %s", str(e).splitlines()[0] if str(e) else type(e).__name__)
         return "local"
@@ -737,7 +748,8 @@ def pin(t: torch.Tensor, options: Dict[str, Any]) -> "RemoteTensor":
     entry = conn.lazy_plans.get(key)
     if entry is None:
         gm = make_fx(lambda w: w.clone(), tracing_mode="fake")(torch.empty(tuple(t.shape), dtype=t.dtype))
-        entry = conn.lazy_plans[key] = RemotePlan(conn, _plan_of(gm, "pin", [0]), [0], dict, 1)
+        plan, manifest = _plan_of(gm, "pin", conn, [0])
+        entry = conn.lazy_plans[key] = RemotePlan(conn, plan, manifest, dict, keep_all=True)
     # Bind this tensor: a freed temporary's successor may have its id,
     # storage and version.
     entry.epoch = None
@@ -760,22 +772,27 @@ def pin_module(module: torch.nn.Module, options: Dict[str, Any]) -> torch.nn.Mod
 
 
 class RemotePlan:
-    """A compiled graph run on the server: weights bound once at load,
-    outputs kept there unless the program reads them."""
+    """A compiled graph run on the server: weights bound once at load, each
+    output returned or kept there as its manifest says (the compiler's
+    decision)."""
 
-    def __init__(self, conn: Connection, plan: bytes, weights: Sequence[int], constants: Callable[[], Dict[str, torch.Tensor]], num_outputs: int):
+    def __init__(self, conn: Connection, plan: bytes, manifest: dict, constants: Callable[[], Dict[str, torch.Tensor]], keep_all: bool = False):
         self.conn = conn
         self.plan = plan
         self.hash = plan_hash(plan)
-        self.weights = sorted(weights)
-        self.weight_set = frozenset(weights)
+        self.weights = [i for i, s in enumerate(manifest["inputs"]) if s["resident"]]
+        self.weight_set = frozenset(self.weights)
         self.constants = constants
-        self.num_outputs = num_outputs
+        outputs = manifest["outputs"]
+        if conn.mode == "stateless" or keep_all:
+            # The stateless baseline returns every output, so every input
+            # (a KV cache too) travels on the next call; pinning keeps all.
+            self.returned = [not keep_all] * len(outputs)
+        else:
+            self.returned = [not s["resident"] for s in outputs]
         self.epoch: Optional[int] = None
         self.exec: Optional[int] = None
         self.bound: List[Tuple[int, int]] = []
-        # Outputs the program read on an earlier call: returned directly.
-        self.read_outputs: set = set()
 
     def _bound_ids(self, args) -> List[Tuple[int, int]]:
         # Identity, storage and version: a new weight may reuse a freed one's id.
@@ -820,17 +837,14 @@ class RemotePlan:
                     wire.append(int(a))
                 else:
                     wire.append(a)
-            # The stateless baseline returns every output, so every input
-            # (a KV cache too) travels on the next call.
-            ret = [conn.mode == "stateless" or i in self.read_outputs for i in range(self.num_outputs)]
-            outs = c.run(self.exec, wire, ret, conn.take_releases())
+            outs = c.run(self.exec, wire, self.returned, conn.take_releases())
             conn.record_call(time.perf_counter() - start, *c.last_timing())
             epoch = conn.epoch
             result = []
-            for i, o in enumerate(outs):
+            for o in outs:
                 if isinstance(o, tuple) and len(o) == 4 and o[0] == "remote":
                     _, h, dtype, shape = o
-                    result.append(RemoteTensor._make(_Ref(conn, epoch, shape, _IR_DTYPES[dtype], handle=h, origin=(self, i))))
+                    result.append(RemoteTensor._make(_Ref(conn, epoch, shape, _IR_DTYPES[dtype], handle=h)))
                 else:
                     result.append(o)
             return result

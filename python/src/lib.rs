@@ -65,6 +65,44 @@ impl Module {
         pm.run(&mut self.inner).map_err(ir_error)
     }
 
+    /// Compile the module for a target with Genie's one compile entry point
+    /// (phases sem → annotate → exec → plan; the module itself is left as
+    /// it is). `target` is a target file's text (TOML; default: one CPU in
+    /// this process, running the ops this runtime has kernels for). Returns
+    /// `(plans, manifests, phases)`: plan bytecode per graph, each plan's
+    /// manifest as JSON (per input and output: the placement rule, the
+    /// device, whether it stays resident), and with `keep_phases` the
+    /// module as each phase left it, as `(phase, text)`. Raises `IRError`
+    /// naming the op and the PyTorch module for a graph the target cannot run.
+    #[pyo3(signature = (target = None, keep_phases = false))]
+    #[allow(clippy::type_complexity)]
+    fn compile<'py>(&self, py: Python<'py>, target: Option<&str>, keep_phases: bool) -> PyResult<(Vec<Bound<'py, pyo3::types::PyBytes>>, Vec<String>, Vec<(String, String)>)> {
+        let target = match target {
+            Some(text) => genie_plan::Target::parse(text).map_err(ir_error)?,
+            None => embedded_target(),
+        };
+        let options = genie_compiler::Options { target, keep_phases };
+        let program = py.detach(|| genie_compiler::compile_module(self.inner.clone(), &options)).map_err(ir_error)?;
+        let plans = program.plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_plan::encode(p))).collect();
+        let manifests = program.manifests.iter().map(|m| m.to_json().to_string()).collect();
+        let phases = program.phases.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
+        Ok((plans, manifests, phases))
+    }
+
+    /// Run the pipeline up to `phase` (`sem`, `annotate`, `exec`), skipping
+    /// the phases the module went through, as `genie-opt --compile-to`
+    /// does; placement uses `target` (a target file's text; default: one
+    /// CPU in this process). Raises `IRError`.
+    #[pyo3(signature = (phase, target = None))]
+    fn run_phase(&mut self, phase: &str, target: Option<&str>) -> PyResult<()> {
+        let target = match target {
+            Some(text) => genie_plan::Target::parse(text).map_err(ir_error)?,
+            None => embedded_target(),
+        };
+        let mut pm = genie_passes::PassManager::for_phase_on(phase, &target).map_err(ir_error)?;
+        pm.run(&mut self.inner).map_err(ir_error)
+    }
+
     /// Compile every function to plan bytecode; returns one `bytes` per
     /// function (see `genie.disassemble`). Raises `IRError`.
     fn to_plans<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, pyo3::types::PyBytes>>> {
@@ -72,29 +110,33 @@ impl Module {
         Ok(plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_plan::encode(p))).collect())
     }
 
-    /// Ops the embedded CPU runtime cannot run yet, as `(reason, where)` pairs
-    /// in program order (the reason names the op; `where` the PyTorch module
-    /// and source line).
-    fn unsupported_ops(&self) -> Vec<(String, String)> {
-        let m = &self.inner;
-        m.walk()
-            .into_iter()
-            .filter(|&op| m.op(op).def.dialect() == "sem")
-            .filter_map(|op| {
-                let why = match m.op(op).def.code {
-                    Some(code) => genie_runtime::kernels::kernel_with(code, &m.op(op).attrs).err()?,
-                    None => format!("op '{}' is not a kernel op", m.op(op).name()),
-                };
-                Some((why, m.op(op).loc.to_string()))
-            })
-            .collect()
-    }
-
     /// Number of operations in the module.
     #[getter]
     fn num_ops(&self) -> usize {
         self.inner.num_ops()
     }
+}
+
+/// One CPU in this process that runs the ops this runtime has kernels for.
+fn embedded_target() -> genie_plan::Target {
+    let mut t = genie_plan::Target::embedded_cpu();
+    t.devices[0].ops = Some(genie_plan::Op::ALL.iter().filter(|&&op| genie_runtime::kernels::kernel_for(op).is_some()).map(|op| op.name().to_string()).collect());
+    t
+}
+
+/// The default target (one CPU in this process), as a target file.
+#[pyfunction]
+fn default_target() -> String {
+    embedded_target().to_toml()
+}
+
+/// One CPU behind the server at `url` over a link of `bandwidth` bytes/s
+/// and `latency` seconds one way, running this runtime's ops, as a target file.
+#[pyfunction]
+fn remote_target(url: &str, bandwidth: f64, latency: f64) -> String {
+    let mut t = genie_plan::Target::remote_cpu(url, bandwidth, latency);
+    t.devices[0].ops = embedded_target().devices[0].ops.take();
+    t.to_toml()
 }
 
 /// Parse MLIR text (custom or generic form) into a `Module`.
@@ -148,6 +190,8 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(list_ops, m)?)?;
     m.add_function(wrap_pyfunction!(import_fx, m)?)?;
     m.add_function(wrap_pyfunction!(disassemble, m)?)?;
+    m.add_function(wrap_pyfunction!(default_target, m)?)?;
+    m.add_function(wrap_pyfunction!(remote_target, m)?)?;
     m.add_function(wrap_pyfunction!(analysis::analyze_modules, m)?)?;
     m.add_function(wrap_pyfunction!(use_host_blas, m)?)?;
     m.add_function(wrap_pyfunction!(blas_provider, m)?)?;

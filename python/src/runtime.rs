@@ -69,6 +69,15 @@ pub(crate) fn borrow_tensor(obj: &Bound<'_, PyAny>) -> PyResult<Tensor> {
     let strides: Vec<usize> = obj.call_method0("stride")?.extract()?;
     let ptr = obj.call_method0("data_ptr")?.extract::<usize>()? as *const u8;
     let extent = if shape.contains(&0) { 0 } else { shape.iter().zip(&strides).map(|(&n, &s)| (n - 1) * s).sum::<usize>() + 1 };
+    // A tensor over one of the runtime's append buffers (a KV cache this
+    // runtime returned) is that buffer again, so the next append can be in
+    // place.
+    if let Some(own) = genie_runtime::append::own_storage(ptr) {
+        let off = ptr as usize - own.as_ptr() as usize;
+        if off.is_multiple_of(dtype.byte_size()) {
+            return Tensor::from_storage(own, dtype, shape, strides, off / dtype.byte_size()).map_err(ir_error);
+        }
+    }
     let owner: Py<PyAny> = obj.clone().unbind();
     // SAFETY: torch keeps the tensor's memory alive while `owner` holds a
     // reference, and the extent covers exactly the elements the view reaches.

@@ -15,7 +15,6 @@ from genie.fx_export import export_graph
 
 import aten_census
 
-from genie.graph_capture import SEM_PIPELINE
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +45,10 @@ def test_every_graph_imports(captured):
 def test_sem_pipeline_runs_on_every_graph(captured):
     for label, cap in captured.items():
         for g in cap.graphs:
-            m = genie.parse(g.module.print(), f"{label}-{g.kind}.mlir")
-            m.run_passes(SEM_PIPELINE)
-            m.verify()
-            assert m.num_ops <= g.module.num_ops
+            _, _, phases = g.module.compile(keep_phases=True)
+            sem = genie.parse(dict(phases)["sem"], f"{label}-{g.kind}.mlir")
+            sem.verify()
+            assert sem.num_ops <= g.module.num_ops
 
 
 def test_text_round_trips(captured):
@@ -86,25 +85,28 @@ def test_dump_dir(tmp_path, monkeypatch):
     with torch.no_grad():
         genie.capture(torch.nn.Linear(4, 2), torch.randn(3, 4))
     dumps = sorted(os.listdir(tmp_path))
-    assert dumps == ["000_inference.exec.mlir", "000_inference.mlir", "000_inference.plan.txt", "000_inference.sem.mlir"]
+    assert dumps == ["000_inference.annotate.mlir", "000_inference.exec.mlir", "000_inference.mlir", "000_inference.plan.txt", "000_inference.sem.mlir"]
     text = (tmp_path / "000_inference.mlir").read_text()
     assert "sem.addmm" in text
     genie.parse(text).verify()
-    sem = genie.parse(text)
-    sem.run_passes(SEM_PIPELINE)
-    assert (tmp_path / "000_inference.sem.mlir").read_text() == sem.print()
+    # Each dump is what its phase makes of the one before: genie-opt can
+    # replay any step.
+    for before, phase in (("mlir", "sem"), ("sem.mlir", "annotate"), ("annotate.mlir", "exec")):
+        m = genie.parse((tmp_path / f"000_inference.{before}").read_text())
+        m.run_phase(phase)
+        assert (tmp_path / f"000_inference.{phase}.mlir").read_text() == m.print(), phase
+    exec_text = (tmp_path / "000_inference.exec.mlir").read_text()
+    assert 'genie.phase = "exec"' in exec_text
+    assert "exec.launch" in exec_text and "exec.resident" in exec_text
     assert (tmp_path / "000_inference.plan.txt").read_text().startswith("plan @inference v2.0")
-    sem.run_passes("genie-lower-to-exec")
-    assert (tmp_path / "000_inference.exec.mlir").read_text() == sem.print()
-    assert "exec.launch" in sem.print() and "exec.resident" in sem.print()
 
 
 def test_every_graph_compiles_to_a_plan(captured):
     for label, cap in captured.items():
         for g in cap.graphs:
-            m = genie.parse(g.module.print(), f"{label}-{g.kind}.mlir")
-            m.run_passes(SEM_PIPELINE)
-            for plan in m.to_plans():
+            plans, manifests, _ = g.module.compile()
+            assert len(plans) == len(manifests) == 1
+            for plan in plans:
                 text = genie.disassemble(plan)
                 assert text.startswith(f"plan @{g.kind} v2.0"), text[:80]
 
@@ -121,9 +123,11 @@ def test_parameters_are_marked_as_weights(captured):
     assert len(weights) >= params - 1, (len(weights), params)
     inputs = len([n for n in g.fx.graph.nodes if n.op == "placeholder"])
     assert len(weights) < inputs  # the token ids are not weights
-    m = genie.parse(text)
-    m.run_passes(SEM_PIPELINE)
-    assert " weight " in genie.disassemble(m.to_plans()[0])
+    plans, manifests, _ = g.module.compile()
+    assert " weight " in genie.disassemble(plans[0])
+    manifest = json.loads(manifests[0])
+    resident = [i for i, s in enumerate(manifest["inputs"]) if s["resident"]]
+    assert resident == [int(w) for w in weights]
     for g in cap.graphs:
         if g.kind == "backward":
             assert "genie.weight_args" not in g.module.print()

@@ -47,7 +47,7 @@ def test_gpt2_decode_with_growing_kv_cache():
         out, ref = fn(prompt, use_cache=True), model(prompt, use_cache=True)
         close(out.logits, ref.logits)
         cache, ref_cache = out.past_key_values, ref.past_key_values
-        for step in range(3):
+        for step in range(4):
             tok = torch.randint(0, census.VOCAB, (1, 1))
             out = fn(tok, past_key_values=cache, use_cache=True)
             ref = model(tok, past_key_values=ref_cache, use_cache=True)
@@ -55,10 +55,15 @@ def test_gpt2_decode_with_growing_kv_cache():
             cache, ref_cache = out.past_key_values, ref.past_key_values
             if step == 0:
                 graphs = len(cap.graphs)
-    # The cache length is symbolic: later steps reuse the decode graph.
+    # The cache length is symbolic: later steps reuse the decode graph. (The
+    # prefill already returns its caches in append buffers, so every step
+    # hands Dynamo caches of one layout.)
     assert len(cap.graphs) == graphs
     assert not cap.fallbacks, cap.fallbacks
-    assert cap.runtime_calls == 4
+    assert cap.runtime_calls == 5
+    # The caches grow in place: views of append buffers, positions outermost.
+    key = cache.layers[0].keys if hasattr(cache, "layers") else cache[0][0]
+    assert not key.is_contiguous() and key.stride(-2) == key.shape[0] * key.shape[1] * key.shape[3]
 
 
 def test_greedy_tokens_equal_eager():

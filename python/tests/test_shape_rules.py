@@ -729,6 +729,8 @@ case("sem.cat", "neg_dim", [t(2, 3, 4), t(2, 3, 4)], lambda a, b: aten.cat.defau
 case("sem.cat", "single", [t(2, 3)], lambda a: aten.cat.default([a]), X0, dim=0)
 case("sem.cat", "mixed_i64_f16", [t(2, dtype=i64), t(3, dtype=f16)], lambda a, b: aten.cat.default([a, b]), X0, X1, dim=0)
 case("sem.cat", "mixed_bool_i32", [t(1, 2, dtype=b1), t(3, 2, dtype=i32)], lambda a, b: aten.cat.default([a, b]), X0, X1, dim=0)
+# sem.append is the compiler's in-place form of a KV-cache cat: cat's rule.
+case("sem.append", "kv_cache", [t(1, 2, 5, 4), t(1, 2, 1, 4)], lambda a, b: aten.cat.default([a, b], -2), X0, X1, dim=-2)
 case("sem.cat", "mixed_f16_bf16", [t(2, dtype=f16), t(2, dtype=bf16)], lambda a, b: aten.cat.default([a, b]), X0, X1, dim=0)
 case("sem.cat", "mixed_u8_i8", [t(2, dtype=u8), t(2, dtype=i8)], lambda a, b: aten.cat.default([a, b]), X0, X1, dim=0)
 case("sem.cat", "zero_rows", [t(2, 3), t(0, 3)], lambda a, b: aten.cat.default([a, b]), X0, X1, dim=0)

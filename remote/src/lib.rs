@@ -1,6 +1,7 @@
 //! Genie's remote runtime: the wire protocol, a blocking client, and (with
 //! the default `server` feature) the `genie-runtime serve` daemon.
 
+pub mod calibrate;
 pub mod client;
 pub mod protocol;
 pub mod rdma;

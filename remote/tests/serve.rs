@@ -497,3 +497,21 @@ fn tls_connections() {
     c.ping().unwrap();
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn calibrate_prints_a_target_the_compiler_reads() {
+    let s = serve(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["calibrate", "--name", "srv", "--link", &format!("tcp://{}", s.addr)]).output().expect("run calibrate");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let t = genie_plan::Target::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(t.devices[0].name, "srv");
+    assert_eq!(t.devices[0].at.as_deref(), Some(format!("tcp://{}", s.addr).as_str()));
+    assert!(t.devices[0].flops > 1e6 && t.devices[0].bandwidth > 1e6);
+    let link = t.client_link("srv");
+    assert!(link.bandwidth > 1e6 && link.latency > 0.0 && link.latency < 0.1, "{link:?}");
+    // A server nobody listens on is an error naming it.
+    let out = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["calibrate", "--link", "tcp://127.0.0.1:1"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach tcp://127.0.0.1:1"));
+}

@@ -257,6 +257,7 @@ fn samples() -> Vec<Sample> {
         sv(Slice, &[("dim", int(0)), ("start", int(1)), ("end", int(3))], vec![given(&[4], DType::F32, &[1., 2., 3., 4.])], &[2., 3.]),
         sv(Select, &[("dim", int(0)), ("index", int(-1))], vec![given(&[2, 2], DType::F32, &[1., 2., 3., 4.])], &[3., 4.]),
         sv(Cat, &[("dim", int(0))], vec![given(&[1], DType::F32, &[1.]), given(&[2], DType::F32, &[2., 3.])], &[1., 2., 3.]),
+        sv(Append, &[("dim", int(0))], vec![given(&[2, 1], DType::F32, &[1., 2.]), given(&[1, 1], DType::F32, &[3.])], &[1., 2., 3.]),
         s(Split, &[("split_size", int(2)), ("dim", int(1))], vec![f32s(&[2, 4])]),
         s(SplitWithSizes, &[("split_sizes", ints(&[1, 4])), ("dim", int(1))], vec![f32s(&[2, 5])]),
         s(Unbind, &[("dim", int(0))], vec![x()]),

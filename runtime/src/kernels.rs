@@ -1493,6 +1493,7 @@ pub fn kernel_for(op: Op) -> Option<Kernel> {
         Op::Slice => slice,
         Op::Select => select,
         Op::Cat => cat,
+        Op::Append => crate::append::append,
         Op::Split | Op::SplitWithSizes => split,
         Op::Embedding => embedding,
         Op::EmbeddingBag => embedding_bag,

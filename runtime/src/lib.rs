@@ -20,7 +20,9 @@
 //! ask for. Training runs too: aot_autograd's backward graphs use the
 //! kernels in [`backward`].
 
+pub mod append;
 pub mod backward;
+pub mod calibrate;
 pub mod conformance;
 pub mod elementwise;
 pub mod encoder_layer;
@@ -141,7 +143,10 @@ impl Executable {
                 let step = match ins {
                     Instr::Call { op, operands, results, attrs } => {
                         let a = &plan.attrs[*attrs as usize];
-                        let kernel = devices[d].kernel(*op, a).map_err(|e| format!("stream #{d} instruction {pc}: {e}"))?;
+                        let kernel = devices[d].kernel(*op, a).map_err(|e| match plan.location(d, pc) {
+                            Some(at) => format!("{e} (at {at})"),
+                            None => format!("stream #{d} instruction {pc}: {e}"),
+                        })?;
                         Step::Call {
                             op: *op,
                             kernel,
@@ -237,13 +242,19 @@ impl Executable {
         }
         let mut env = SymEnv::new();
         let mut slots: Vec<Option<Value>> = vec![None; plan.values.len()];
-        // Memory the caller owns: outputs must not alias it.
-        let mut borrowed: Vec<*const Storage> = vec![];
+        // Memory the caller owns: outputs must not alias it. Held (not just
+        // its address) until the run ends: an address freed mid-run could
+        // come back as a new buffer's and be taken for the caller's.
+        let mut borrowed: Vec<Arc<Storage>> = vec![];
         for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
             bind(plan.value_type(id), &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
             let v = match v {
                 Value::Tensor(t) => {
-                    borrowed.push(Arc::as_ptr(t.storage()));
+                    // (An append buffer passed back, a KV cache, may be
+                    // shared: no view of it ever changes.)
+                    if !t.storage().is_append_buffer() {
+                        borrowed.push(t.storage().clone());
+                    }
                     let device = &self.devices[plan.values[id as usize].device as usize];
                     Value::Tensor(device.import(t).map_err(|e| format!("input #{i}: {e}"))?)
                 }
@@ -252,7 +263,7 @@ impl Executable {
             slots[id as usize] = Some(v);
         }
         let residents = self.residents.lock().map_err(|_| "a previous run panicked")?.clone();
-        borrowed.extend(residents.iter().flatten().map(|t| Arc::as_ptr(t.storage())));
+        borrowed.extend(residents.iter().flatten().map(|t| t.storage().clone()));
         let mut frame = self.frames.lock().ok().and_then(|mut f| f.pop()).unwrap_or_else(|| vec![None; plan.buffers.len()]);
         let mut state = residents;
         let result = self.walk(&mut slots, &mut frame, &mut state, &env);
@@ -274,7 +285,7 @@ impl Executable {
             .map(|o| {
                 let device = &self.devices[plan.values[o.value as usize].device as usize];
                 match slots[o.value as usize].clone() {
-                    Some(Value::Tensor(t)) if borrowed.contains(&Arc::as_ptr(t.storage())) => Ok(Value::Tensor(t.copied())),
+                    Some(Value::Tensor(t)) if borrowed.iter().any(|b| Arc::ptr_eq(b, t.storage())) => Ok(Value::Tensor(t.copied())),
                     Some(Value::Tensor(t)) => device.export(t).map(Value::Tensor),
                     Some(v) => Ok(v),
                     None => Err(format!("output %{} was not computed", o.value)),
@@ -336,7 +347,10 @@ impl Executable {
                 let prepared = self.prepare_buffers(d, buffers, frame)?;
                 let ctx = Ctx { op: *op, attrs: &self.attrs[*attrs], results: result_types, unused, env, buffers: &prepared };
                 let start = self.profile.as_ref().map(|_| Instant::now());
-                let outs = self.devices[d].queue().dispatch(*kernel, &ctx, &args).map_err(|e| format!("stream #{d} instruction {pc} ('{op}'): {e}"))?;
+                let outs = self.devices[d].queue().dispatch(*kernel, &ctx, &args).map_err(|e| {
+                    let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
+                    format!("stream #{d} instruction {pc} ('{op}'{at}): {e}")
+                })?;
                 if let (Some(p), Some(t)) = (&self.profile, start) {
                     if let Ok(mut m) = p.lock() {
                         let e = m.entry(*op).or_default();

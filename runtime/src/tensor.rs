@@ -102,9 +102,16 @@ pub struct Storage {
     /// Memory the runtime allocated (not borrowed from the caller): it may
     /// be written through [`Storage::bytes_mut`] while held exclusively.
     writable: bool,
+    /// Memory only the runtime's kernels write (through [`OutBuf`]-style
+    /// buffers): its bools need no check.
+    ///
+    /// [`OutBuf`]: crate::kernels::OutBuf
+    kernel_written: bool,
     _owner: Box<dyn Any + Send + Sync>,
     /// Released after the memory (an allocator's account).
     _guard: Option<Box<dyn Any + Send + Sync>>,
+    /// For an append buffer: how far it is filled (see [`crate::append`]).
+    pub(crate) growth: Option<crate::append::Growth>,
 }
 
 // SAFETY: the memory is read-only while shared (the runtime writes a buffer
@@ -119,7 +126,7 @@ impl Storage {
         let bytes = std::mem::size_of_val(v.as_slice());
         let ptr = v.as_ptr().cast::<u8>();
         // Moving the Vec into the box keeps its heap buffer where it is.
-        Storage { ptr, bytes, writable: true, _owner: Box::new(v), _guard: None }
+        Storage { ptr, bytes, writable: true, kernel_written: false, _owner: Box::new(v), _guard: None, growth: None }
     }
 
     /// `bytes` of uninitialised memory, aligned for every dtype; an error
@@ -130,7 +137,7 @@ impl Storage {
         // SAFETY: MaybeUninit needs no initialisation.
         unsafe { words.set_len(bytes.div_ceil(8)) };
         let ptr = words.as_ptr().cast::<u8>();
-        Ok(Storage { ptr, bytes, writable: true, _owner: Box::new(words), _guard: None })
+        Ok(Storage { ptr, bytes, writable: true, kernel_written: true, _owner: Box::new(words), _guard: None, growth: None })
     }
 
     /// The same storage, also keeping `guard` until it is dropped.
@@ -145,11 +152,17 @@ impl Storage {
     /// `ptr` must be valid for reads of `bytes` bytes for as long as `owner`
     /// lives, and nothing may write it while the runtime can read it.
     pub unsafe fn external(ptr: *const u8, bytes: usize, owner: Box<dyn Any + Send + Sync>) -> Storage {
-        Storage { ptr, bytes, writable: false, _owner: owner, _guard: None }
+        Storage { ptr, bytes, writable: false, kernel_written: false, _owner: owner, _guard: None, growth: None }
     }
 
     pub fn as_ptr(&self) -> *const u8 {
         self.ptr
+    }
+
+    /// One of the runtime's append buffers (see [`crate::append`]): what
+    /// any view of it shows never changes, so results may share it.
+    pub fn is_append_buffer(&self) -> bool {
+        self.growth.is_some()
     }
 
     pub fn bytes(&self) -> usize {
@@ -161,6 +174,15 @@ impl Storage {
     pub fn bytes_mut(&mut self) -> Option<&mut [std::mem::MaybeUninit<u8>]> {
         // SAFETY: runtime-allocated memory of `bytes` bytes, held exclusively.
         self.writable.then(|| unsafe { std::slice::from_raw_parts_mut(self.ptr as *mut std::mem::MaybeUninit<u8>, self.bytes) })
+    }
+}
+
+impl Tensor {
+    /// A view made by the runtime itself over runtime-written memory, whose
+    /// bounds the caller has checked.
+    pub(crate) fn view_unchecked(storage: Arc<Storage>, dtype: DType, shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Tensor {
+        debug_assert!(reach(&shape, &strides, offset).is_some_and(|e| e * dtype.byte_size() <= storage.bytes));
+        Tensor { shape, strides, offset, dtype, storage }
     }
 }
 
@@ -210,6 +232,14 @@ pub(crate) unsafe fn assume_init_vec<T>(v: Vec<std::mem::MaybeUninit<T>>) -> Vec
     // SAFETY: same allocation, layout and length; the caller vouches that the
     // elements are initialised.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr().cast::<T>(), v.len(), v.capacity()) }
+}
+
+/// One past the last element a strided view reaches (0 when empty).
+pub fn reach(shape: &[usize], strides: &[usize], offset: usize) -> Option<usize> {
+    if shape.contains(&0) {
+        return Some(0);
+    }
+    shape.iter().zip(strides).try_fold(offset + 1, |acc, (&n, &s)| (n - 1).checked_mul(s).and_then(|x| x.checked_add(acc)))
 }
 
 pub fn numel(shape: &[usize]) -> usize {
@@ -305,22 +335,18 @@ impl Tensor {
         if !(storage.ptr as usize).is_multiple_of(size) {
             return Err(format!("{dtype} data at {:p} is not aligned to {size} bytes", storage.ptr));
         }
-        if dtype == DType::I1 {
-            // Bytes other than 0 and 1 are not valid `bool`s.
-            // SAFETY: the storage is valid for `bytes` reads.
-            let raw = unsafe { std::slice::from_raw_parts(storage.ptr, storage.bytes) };
+        let end = reach(&shape, &strides, offset).ok_or("strides overflow")?;
+        if end.checked_mul(size).is_none_or(|b| b > storage.bytes) {
+            return Err(format!("a view of {shape:?} with strides {strides:?} at offset {offset} reaches past the {} bytes of its storage", storage.bytes));
+        }
+        if dtype == DType::I1 && !storage.kernel_written {
+            // Bytes other than 0 and 1 are not valid `bool`s (the runtime's
+            // own kernels write only valid ones).
+            // SAFETY: the view's bytes are within the storage (checked above).
+            let raw = unsafe { std::slice::from_raw_parts(storage.ptr, end) };
             if raw.iter().any(|&b| b > 1) {
                 return Err("bool data holds bytes other than 0 and 1".into());
             }
-        }
-        let end = if shape.contains(&0) {
-            0
-        } else {
-            shape.iter().zip(&strides).try_fold(offset + 1, |acc, (&n, &s)| (n - 1).checked_mul(s).and_then(|x| x.checked_add(acc)))
-                .ok_or("strides overflow")?
-        };
-        if end.checked_mul(size).is_none_or(|b| b > storage.bytes) {
-            return Err(format!("a view of {shape:?} with strides {strides:?} at offset {offset} reaches past the {} bytes of its storage", storage.bytes));
         }
         Ok(Tensor { shape, strides, offset, dtype, storage })
     }
@@ -361,15 +387,18 @@ impl Tensor {
         true
     }
 
-    /// The whole storage as elements of `T` (views index into it).
+    /// The storage as elements of `T`, up to the last one this view
+    /// reaches (views index into it; memory past it, such as the room an
+    /// append buffer keeps, is not part of the slice).
     pub fn storage_slice<T: Elem>(&self) -> Result<&[T], String> {
         if T::DTYPE != self.dtype {
             return Err(format!("expected a {} tensor, got {}", T::DTYPE, self.dtype));
         }
+        let end = reach(&self.shape, &self.strides, self.offset).expect("checked when the view was made");
         // SAFETY: `from_storage`/`from_vec` checked alignment and bounds, the
-        // dtype matches `T` (bools were checked to be 0/1), and the storage is
-        // never written while shared.
-        Ok(unsafe { std::slice::from_raw_parts(self.storage.ptr.cast::<T>(), self.storage.bytes / std::mem::size_of::<T>()) })
+        // dtype matches `T` (bools were checked to be 0/1), and no element a
+        // view reaches is written while the storage is shared.
+        Ok(unsafe { std::slice::from_raw_parts(self.storage.ptr.cast::<T>(), end) })
     }
 
     /// The elements, if contiguous and of type `T`.
@@ -551,8 +580,7 @@ impl Tensor {
         let size = self.dtype.byte_size();
         // SAFETY: bounds were checked when the view was made; contiguous
         // means the elements are the `numel` ones from `offset` on.
-        let raw = unsafe { std::slice::from_raw_parts(self.storage.ptr, self.storage.bytes) };
-        Some(&raw[self.offset * size..(self.offset + self.numel()) * size])
+        Some(unsafe { std::slice::from_raw_parts(self.storage.ptr.add(self.offset * size), self.numel() * size) })
     }
 
     /// A new contiguous tensor whose bytes `fill` writes (e.g. straight

@@ -344,6 +344,11 @@ sem_ops! {
     Slice = 111 => viewing(op("sem.slice", "self[start:end:step] along dim", &[SELF], &[R], SLICE_ATTRS, slice)),
     Select = 112 => viewing(op("sem.select", "self[index] along dim (drops the dim)", &[SELF], &[R], &[req("dim", Int), req("index", IntOrSym)], select)),
     Cat = 113 => op("sem.cat", "concatenate along dim", &[variadic(tensor("tensors"))], &[R], &[req("dim", Int)], cat),
+    // Not an ATen op: the compiler's form of a KV-cache append (see
+    // `genie-kv-in-place`). The same value as `cat(self, update)`; the
+    // runtime may write `update` after `self`'s elements in place, in a
+    // buffer with room to spare, so a decode step does not copy the cache.
+    Append = 153 => op("sem.append", "cat(self, update) along dim, written in place after self when its buffer has room", &[SELF, tensor("update")], &[R], &[req("dim", Int)], cat),
     Split = 114 => viewing(op("sem.split", "chunks of split_size along dim", &[SELF], &[variadic(tensor("results"))], &[req("split_size", Int), opt("dim", Int)], split)),
     SplitWithSizes = 115 => viewing(op("sem.split_with_sizes", "chunks of the given sizes along dim", &[SELF], &[variadic(tensor("results"))], &[req("split_sizes", IntArray), opt("dim", Int)], split_with_sizes)),
     Unbind = 116 => viewing(op("sem.unbind", "slices along dim, the dim removed", &[SELF], &[variadic(tensor("results"))], &[opt("dim", Int)], unbind)),

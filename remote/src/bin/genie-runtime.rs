@@ -37,8 +37,32 @@ fn main() {
         .arg(Arg::new("tls-cert").long("tls-cert").requires("tls-key").help("PEM certificate chain: serve TCP clients over TLS"))
         .arg(Arg::new("tls-key").long("tls-key").requires("tls-cert").help("PEM private key for --tls-cert"))
         .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"));
-    let cmd = Command::new("genie-runtime").about("Genie runtime server").subcommand_required(true).subcommand(serve_cmd);
+    let calibrate_cmd = Command::new("calibrate")
+        .about("Measure this host's device (f32 GEMM rate, memory read bandwidth, memory) and, with --link, the link to a server; print them as a target file")
+        .arg(Arg::new("name").long("name").default_value("dev0").help("the device's name in the target"))
+        .arg(Arg::new("link").long("link").help("a server URL (tcp://host:port, unix:///path): measure the link to it too; the device is then that server's"))
+        .arg(Arg::new("auth-token-file").long("auth-token-file").help("the server's shared secret, for --link"));
+    let cmd = Command::new("genie-runtime").about("Genie runtime server").subcommand_required(true).subcommand(serve_cmd).subcommand(calibrate_cmd);
     let m = cmd.get_matches();
+    if let Some(("calibrate", a)) = m.subcommand() {
+        let token = a.get_one::<String>("auth-token-file").map(|p| std::fs::read_to_string(p).map(|t| t.trim().as_bytes().to_vec()));
+        let token = match token.transpose() {
+            Ok(t) => t.unwrap_or_default(),
+            Err(e) => {
+                eprintln!("genie-runtime: error: cannot read the auth token file: {e}");
+                std::process::exit(2);
+            }
+        };
+        let link = a.get_one::<String>("link").map(|url| (url.as_str(), token.as_slice()));
+        match genie_remote::calibrate::target(a.get_one::<String>("name").unwrap(), link) {
+            Ok(text) => print!("{text}"),
+            Err(e) => {
+                eprintln!("genie-runtime: error: {e}");
+                std::process::exit(1);
+            }
+        }
+        return;
+    }
     let Some(("serve", a)) = m.subcommand() else { unreachable!("clap requires a subcommand") };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("GENIE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")))

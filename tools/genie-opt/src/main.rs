@@ -11,7 +11,7 @@ mod verify_diagnostics;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 use genie_ir::{parse_module_at, print_module, verify, Diagnostics, Severity};
-use genie_passes::{registered_passes, PassManager, PHASES};
+use genie_passes::{registered_passes, PassManager, Target, PHASES};
 use std::io::{Read, Write};
 use std::process::ExitCode;
 
@@ -33,7 +33,9 @@ fn cli() -> Command {
         .arg(Arg::new("bisect-limit").long("genie-bisect-limit").value_parser(clap::value_parser!(usize)).help("run at most N passes"))
         .arg(flag("verify-each", "verify after every pass (default in debug builds)"))
         .arg(flag("timing", "report the time spent parsing, verifying, in each pass and printing (stderr)"))
-        .arg(flag("dump-plan", "compile each function to plan bytecode and print its disassembly (encoded and decoded first)"))
+        .arg(flag("dump-plan", "compile each function to plan bytecode and print its disassembly (encoded and decoded first); what --compile-to=plan prints"))
+        .arg(Arg::new("target").long("target").value_name("FILE").help("the target (devices and links, TOML) placement passes place on; default: one embedded CPU"))
+        .arg(flag("explain", "print every placement decision with the rule that made it, instead of the IR"))
         .arg(flag("list-passes", "list the registered passes"))
         .arg(flag("list-ops", "list the registered ops"))
         .arg(Arg::new("emit-irdl").long("emit-irdl").help("print the IRDL specification of a dialect (sem or exec)"));
@@ -74,6 +76,7 @@ fn main() -> ExitCode {
 struct Options {
     generic: bool,
     dump_plan: bool,
+    explain: bool,
     timing: bool,
     verify_diagnostics: bool,
     print_after_all: bool,
@@ -87,7 +90,12 @@ fn run(matches: ArgMatches) -> Result<ExitCode, String> {
         }
         println!("phases (--compile-to):");
         for (phase, passes) in PHASES {
-            println!("  {phase:<30} {}", if passes.is_empty() { "parse and verify".to_string() } else { passes.join(", ") });
+            let what = match *phase {
+                "input" => "parse and verify".to_string(),
+                "plan" => "codegen: the exec form as plan bytecode (prints its disassembly)".to_string(),
+                _ => passes.join(", "),
+            };
+            println!("  {phase:<30} {what}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -107,21 +115,29 @@ fn run(matches: ArgMatches) -> Result<ExitCode, String> {
     let (filename, source) = read_input(input)?;
     let opts = Options {
         generic: matches.get_flag("mlir-print-op-generic"),
-        dump_plan: matches.get_flag("dump-plan"),
+        dump_plan: matches.get_flag("dump-plan") || matches.get_one::<String>("compile-to").is_some_and(|p| p == "plan"),
+        explain: matches.get_flag("explain"),
         timing: matches.get_flag("timing"),
         verify_diagnostics: matches.get_flag("verify-diagnostics"),
         print_after_all: matches.get_flag("print-ir-after-all"),
         print_after: matches.get_many::<String>("print-ir-after").map(|v| v.cloned().collect()).unwrap_or_default(),
     };
+    let target = match matches.get_one::<String>("target") {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read target '{path}': {e}"))?;
+            Target::parse(&text).map_err(|e| format!("target '{path}': {e}"))?
+        }
+        None => Target::embedded_cpu(),
+    };
     let pipeline = pass_names(&matches)?;
     // Validate names up front so a typo fails before any work.
-    build_pass_manager(&pipeline, &matches)?;
+    build_pass_manager(&pipeline, &matches, &target)?;
 
     let chunks: Vec<(u32, &str)> = if matches.get_flag("split-input-file") { split_chunks(&source) } else { vec![(0, source.as_str())] };
     let mut outputs = Vec::new();
     let mut failed = false;
     for (line_offset, chunk) in chunks {
-        let mut pm = build_pass_manager(&pipeline, &matches)?;
+        let mut pm = build_pass_manager(&pipeline, &matches, &target)?;
         let result = process_chunk(chunk, &filename, line_offset, &mut pm, &opts);
         if opts.verify_diagnostics {
             let produced = match &result {
@@ -190,10 +206,10 @@ fn pass_names(matches: &ArgMatches) -> Result<Vec<String>, String> {
     Ok(ordered.into_iter().map(|(_, n)| n).collect())
 }
 
-fn build_pass_manager(pipeline: &[String], matches: &ArgMatches) -> Result<PassManager, String> {
+fn build_pass_manager(pipeline: &[String], matches: &ArgMatches, target: &Target) -> Result<PassManager, String> {
     let mut pm = match matches.get_one::<String>("compile-to") {
-        Some(phase) => PassManager::for_phase(phase)?,
-        None => PassManager::new(),
+        Some(phase) => PassManager::for_phase_on(phase, target)?,
+        None => PassManager::on(target),
     };
     for name in pipeline {
         pm.add_named(name)?;
@@ -260,7 +276,13 @@ fn process_chunk(chunk: &str, filename: &str, line_offset: u32, pm: &mut PassMan
         })?;
         timer.lap("verify");
     }
-    let text = if opts.dump_plan { dump_plans(&module)? } else { print_module(&module, generic) };
+    let text = if opts.explain {
+        genie_passes::place::explain(&module)
+    } else if opts.dump_plan {
+        dump_plans(&module)?
+    } else {
+        print_module(&module, generic)
+    };
     timer.lap(if opts.dump_plan { "plan" } else { "print" });
     timer.report();
     // The process exits soon; returning the memory piecemeal would cost more

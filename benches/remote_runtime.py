@@ -208,7 +208,7 @@ def _time_calls(url, n_calls, echo_cpu):
 
     f = torch.compile(lambda x: x + 1, backend="genie", options={"remote": url}, dynamic=False)
     x = torch.randn(16)
-    f(x).tolist()  # read once: from now on the output comes back directly
+    f(x).tolist()  # warm up (the 64-byte output is "small": it comes back with the reply)
 
     m = parse("func.func @f(%x: tensor<16xf32>) -> tensor<16xf32> {\n  %0 = sem.neg %x : tensor<16xf32>\n  return %0 : tensor<16xf32>\n}\n")
     (plan,) = m.to_plans()

@@ -45,7 +45,7 @@ for _var in ("RAYON_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
 import torch  # noqa: E402
 
 import genie  # noqa: E402
-from genie.graph_capture import SEM_PIPELINE, Capture  # noqa: E402
+from genie.graph_capture import Capture  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Seconds between the two sides' samples for idle threads to stop spinning.
@@ -128,10 +128,8 @@ def stats(samples):
 
 
 def plan_instructions(graph):
-    """Instructions in the graph's plan (after the `sem` pipeline), or None."""
-    sem = genie.parse(graph.module.print())
-    sem.run_passes(SEM_PIPELINE)
-    counts = [re.search(r"(\d+) instructions", genie.disassemble(p)) for p in sem.to_plans()]
+    """Instructions in the graph's plan, or None."""
+    counts = [re.search(r"(\d+) instructions", genie.disassemble(p)) for p in graph.module.compile().plans]
     return sum(int(m.group(1)) for m in counts) if all(counts) else None
 
 

@@ -19,12 +19,14 @@ backend="genie")`` compiles them to plans and runs them on the embedded CPU
 runtime (see ``genie.backend`` for what runs today).
 """
 
-from ._genie import IRError, Module, RemoteError, __version__, disassemble, import_fx, list_ops, list_passes, parse
+from ._genie import IRError, Module, Program, RemoteError, __version__, default_target, disassemble, import_fx, list_ops, list_passes, parse
 
 __all__ = [
     "IRError",
     "analyze",
     "Module",
+    "Program",
+    "default_target",
     "RemoteError",
     "RemoteTensor",
     "UnsupportedOpError",

@@ -136,9 +136,9 @@ class Capture:
 
             remote = remote_mod.connection(self.remote)
         try:
-            plans, manifests, _ = module.compile(target=remote.target if remote is not None else None)
-            (plan,) = plans
-            manifest = json.loads(manifests[0])
+            program = module.compile(target=remote.target if remote is not None else None)
+            (plan,) = program.plans
+            manifest = json.loads(program.manifests[0])
             if remote is not None:
                 return self._remote_runner(gm, remote, plan, manifest)
             exe = Executable(plan)
@@ -205,7 +205,8 @@ class Capture:
         os.makedirs(self.dump_dir, exist_ok=True)
         files = [(".mlir", module.print())]
         try:
-            plans, _, phases = module.compile(keep_phases=True)
+            program = module.compile(keep_phases=True)
+            plans, phases = program.plans, program.phases
         except IRError as e:
             files.append((".error.txt", str(e) + "\n"))
         else:

@@ -717,8 +717,8 @@ def _plan_of(gm: torch.fx.GraphModule, name: str, conn: Connection, weights=()) 
 
     from .fx_export import export_graph
 
-    plans, manifests, _ = import_fx(export_graph(gm, name, weights)).compile(target=conn.target)
-    return plans[0], json.loads(manifests[0])
+    program = import_fx(export_graph(gm, name, weights)).compile(target=conn.target)
+    return program.plans[0], json.loads(program.manifests[0])
 
 
 def _compile_recorded(order, leaves, target):

@@ -69,24 +69,22 @@ impl Module {
     /// (phases sem → annotate → exec → plan; the module itself is left as
     /// it is). `target` is a target file's text (TOML; default: one CPU in
     /// this process, running the ops this runtime has kernels for). Returns
-    /// `(plans, manifests, phases)`: plan bytecode per graph, each plan's
-    /// manifest as JSON (per input and output: the placement rule, the
-    /// device, whether it stays resident), and with `keep_phases` the
-    /// module as each phase left it, as `(phase, text)`. Raises `IRError`
-    /// naming the op and the PyTorch module for a graph the target cannot run.
+    /// a `genie.Program`. Raises `IRError` naming the op and the PyTorch
+    /// module for a graph the target cannot run.
     #[pyo3(signature = (target = None, keep_phases = false))]
-    #[allow(clippy::type_complexity)]
-    fn compile<'py>(&self, py: Python<'py>, target: Option<&str>, keep_phases: bool) -> PyResult<(Vec<Bound<'py, pyo3::types::PyBytes>>, Vec<String>, Vec<(String, String)>)> {
+    fn compile(&self, py: Python<'_>, target: Option<&str>, keep_phases: bool) -> PyResult<Program> {
         let target = match target {
             Some(text) => genie_plan::Target::parse(text).map_err(ir_error)?,
             None => embedded_target(),
         };
         let options = genie_compiler::Options { target, keep_phases };
         let program = py.detach(|| genie_compiler::compile_module(self.inner.clone(), &options)).map_err(ir_error)?;
-        let plans = program.plans.iter().map(|p| pyo3::types::PyBytes::new(py, &genie_plan::encode(p))).collect();
-        let manifests = program.manifests.iter().map(|m| m.to_json().to_string()).collect();
-        let phases = program.phases.into_iter().map(|(n, t)| (n.to_string(), t)).collect();
-        Ok((plans, manifests, phases))
+        Ok(Program {
+            plans: program.plans.iter().map(genie_plan::encode).collect(),
+            manifests: program.manifests.iter().map(|m| m.to_json().to_string()).collect(),
+            phases: program.phases.into_iter().map(|(n, t)| (n.to_string(), t)).collect(),
+            timings: program.timings.into_iter().map(|(n, d)| (n.to_string(), d.as_secs_f64())).collect(),
+        })
     }
 
     /// Run the pipeline up to `phase` (`sem`, `annotate`, `exec`), skipping
@@ -139,6 +137,30 @@ fn remote_target(url: &str, bandwidth: f64, latency: f64) -> String {
     t.to_toml()
 }
 
+/// What `Module.compile` returns: `plans` (plan bytecode per graph),
+/// `manifests` (per plan, JSON: for every input and output the placement
+/// rule, the device and whether it stays resident), `phases` (`(phase,
+/// text)` after each phase, when asked for) and `timings` (`(step,
+/// seconds)`).
+#[pyclass(module = "genie", name = "Program")]
+struct Program {
+    plans: Vec<Vec<u8>>,
+    #[pyo3(get)]
+    manifests: Vec<String>,
+    #[pyo3(get)]
+    phases: Vec<(String, String)>,
+    #[pyo3(get)]
+    timings: Vec<(String, f64)>,
+}
+
+#[pymethods]
+impl Program {
+    #[getter]
+    fn plans<'py>(&self, py: Python<'py>) -> Vec<Bound<'py, pyo3::types::PyBytes>> {
+        self.plans.iter().map(|p| pyo3::types::PyBytes::new(py, p)).collect()
+    }
+}
+
 /// Parse MLIR text (custom or generic form) into a `Module`.
 ///
 /// `filename` only names the source in diagnostics. Raises `IRError`.
@@ -184,6 +206,7 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("IRError", m.py().get_type::<IRError>())?;
     m.add_class::<Module>()?;
+    m.add_class::<Program>()?;
     m.add_class::<Executable>()?;
     m.add_function(wrap_pyfunction!(parse, m)?)?;
     m.add_function(wrap_pyfunction!(list_passes, m)?)?;

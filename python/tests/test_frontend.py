@@ -45,7 +45,7 @@ def test_every_graph_imports(captured):
 def test_sem_pipeline_runs_on_every_graph(captured):
     for label, cap in captured.items():
         for g in cap.graphs:
-            _, _, phases = g.module.compile(keep_phases=True)
+            phases = g.module.compile(keep_phases=True).phases
             sem = genie.parse(dict(phases)["sem"], f"{label}-{g.kind}.mlir")
             sem.verify()
             assert sem.num_ops <= g.module.num_ops
@@ -104,9 +104,10 @@ def test_dump_dir(tmp_path, monkeypatch):
 def test_every_graph_compiles_to_a_plan(captured):
     for label, cap in captured.items():
         for g in cap.graphs:
-            plans, manifests, _ = g.module.compile()
-            assert len(plans) == len(manifests) == 1
-            for plan in plans:
+            program = g.module.compile()
+            assert len(program.plans) == len(program.manifests) == 1
+            assert [t[0] for t in program.timings] == ["sem", "annotate", "exec", "plan"]
+            for plan in program.plans:
                 text = genie.disassemble(plan)
                 assert text.startswith(f"plan @{g.kind} v2.0"), text[:80]
 
@@ -123,9 +124,9 @@ def test_parameters_are_marked_as_weights(captured):
     assert len(weights) >= params - 1, (len(weights), params)
     inputs = len([n for n in g.fx.graph.nodes if n.op == "placeholder"])
     assert len(weights) < inputs  # the token ids are not weights
-    plans, manifests, _ = g.module.compile()
-    assert " weight " in genie.disassemble(plans[0])
-    manifest = json.loads(manifests[0])
+    program = g.module.compile()
+    assert " weight " in genie.disassemble(program.plans[0])
+    manifest = json.loads(program.manifests[0])
     resident = [i for i, s in enumerate(manifest["inputs"]) if s["resident"]]
     assert resident == [int(w) for w in weights]
     for g in cap.graphs:

@@ -33,6 +33,7 @@ import warnings
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import baselines  # noqa: E402,F401 - registers the stateless and op_by_op modes
 from workloads import WORKLOADS, Decode, Served  # noqa: E402
 
 warnings.filterwarnings("ignore")
@@ -92,9 +93,7 @@ def prepare(baseline, workload, model, url):
             opts["remote_mode"] = "stateless"
         return compiled(workload, model, backend="genie", options=opts)
     if baseline == "op_by_op":
-        from genie.remote import pin_module
-
-        return pin_module(model, {"remote": url, "remote_mode": "op_by_op"})
+        return baselines.pin_module(model, {"remote": url, "remote_mode": "op_by_op"})
     raise SystemExit(f"unknown baseline {baseline!r}")
 
 

@@ -20,9 +20,9 @@ Options (``torch.compile(..., options={...})``):
   silent server (seconds, default 60). ``"target": "pool.toml"`` names the
   target file (devices and links, see ``docs/targets.md``) the compiler
   places graphs on; by default one CPU behind the server over a 10 Gb/s,
-  25 µs link. ``"remote_mode": "stateless"`` is a
-  baseline for benchmarks, not for use: every graph input is shipped and
-  every output returned on each call (weights stay on the server).
+  25 µs link. ``"remote_mode"`` selects a registered
+  :class:`genie.remote.Mode`: the benchmarks' semantics-blind baselines
+  (``benches/network/baselines.py``), not for use.
 
 With Hugging Face ``generate()``, compile in place
 (``model.compile(backend="genie", ...)``): ``torch.compile(model).generate()``

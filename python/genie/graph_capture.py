@@ -38,12 +38,12 @@ class UnsupportedOpError(IRError):
     """A graph uses an op Genie's runtime cannot run (with `fallback="error"`)."""
 
 def _use_torch_blas() -> None:
-    """With ``GENIE_BLAS=torch``, run the runtime's matrix products on the
-    BLAS PyTorch carries (MKL on x86 wheels) instead of OpenBLAS. Off by
-    default: MKL's OpenMP threads and the runtime's own thread pool then
-    compete for the same cores between ops, which measured slower end to end
-    (docs/benchmarks.md) even though MKL's GEMM alone is faster here."""
-    if os.environ.get("GENIE_BLAS") != "torch":
+    """Runs the runtime's matrix products on the BLAS PyTorch carries (MKL on
+    x86 wheels) rather than OpenBLAS: the same kernels and OpenMP threads as
+    eager, so the two never spin against each other on the same cores
+    (docs/benchmarks.md: GPT-2 decode 0.98x eager against 1.38x on OpenBLAS,
+    ResNet-18 1.02x against 1.15x). ``GENIE_BLAS=openblas`` keeps OpenBLAS."""
+    if os.environ.get("GENIE_BLAS", "torch") != "torch":
         return
     from ._genie import use_host_blas
 

@@ -1,14 +1,20 @@
 """The disaggregation baselines the network suite compares Genie against,
 on a real genie-runtime server: stateless graph remoting (remote_mode
 "stateless") and op-by-op remoting (remote_mode "op_by_op" with weights
-pinned by ``genie.remote.pin``). Each must compute what eager computes and
-move what its strategy moves."""
+pinned by ``pin``), from benches/network/baselines.py. Each must compute
+what eager computes and move what its strategy moves."""
+
+import os
+import sys
 
 import torch
 from torch import nn
 
 import genie
-from genie.remote import RemoteTensor, pin, pin_module
+from genie.remote import RemoteTensor
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "benches", "network"))
+from baselines import pin, pin_module  # noqa: E402
 from test_remote import generate, server, tiny_gpt2  # noqa: F401 - the fixture
 
 

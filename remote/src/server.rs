@@ -72,6 +72,8 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
         println!("genie-runtime: metrics on http://{}/metrics", l.local_addr()?);
         tokio::spawn(metrics_loop(l, state.clone()));
     }
+    // Loaded now, so a missing BLAS shows at start rather than on a first call.
+    tracing::info!(blas = %genie_runtime::linalg::blas_description(), "matrix products");
     let mut tasks = tokio::task::JoinSet::new();
     let listen = state.config.listen.clone();
     if let Some(path) = listen.strip_prefix("unix://") {
@@ -206,8 +208,14 @@ impl Session {
             }
             Msg::PutTensor { hash, .. } => {
                 let t = payload.into_iter().next().expect("one payload tensor");
+                // Checked before it is shared (outside the store's lock:
+                // hashing takes a while): the store holds verified bytes only.
+                if tokio::task::block_in_place(|| hash_parallel(&t)) != hash {
+                    self.state.store().release(tensor_bytes(&t));
+                    return Err((ErrorCode::Malformed, format!("the tensor uploaded as {} does not hash to that name; nothing was stored", hex(&hash))));
+                }
                 // The payload's reservation now belongs to the store.
-                self.state.store().put_tensor(hash, t, self.id)?;
+                self.state.store().put_tensor(hash, t);
                 Ok((Msg::Ok, vec![]))
             }
             Msg::Load { plan, binds } => self.load(plan, binds),
@@ -227,22 +235,12 @@ impl Session {
     }
 
     fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>) -> Reply {
-        let (plan, checked) = {
+        let (plan, bound_tensors) = {
             let mut store = self.state.store();
             let plan = store.plan(&plan_hash)?;
-            let tensors = binds.iter().map(|(_, h)| store.tensor(h, self.id)).collect::<Result<Vec<_>, _>>()?;
+            let tensors = binds.iter().map(|(_, h)| store.tensor(h)).collect::<Result<Vec<_>, _>>()?;
             (plan, tensors)
         };
-        // Another session's uploads are checked against their hash before
-        // first use (outside the store's lock: hashing takes a while).
-        let mut bound_tensors = Vec::with_capacity(checked.len());
-        for ((_, h), (t, check)) in binds.iter().zip(checked) {
-            if check {
-                let matches = tokio::task::block_in_place(|| hash_parallel(&t) == *h);
-                self.state.store().settle(h, matches)?;
-            }
-            bound_tensors.push(t);
-        }
         let mut bound = vec![None; plan.inputs.len()];
         let mut constants = vec![];
         for ((slot, hash), t) in binds.iter().zip(bound_tensors) {

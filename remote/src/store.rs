@@ -2,6 +2,10 @@
 //! and shared tensors (weights, constants) by content hash, loaded
 //! executables, and the memory account every session draws on.
 //!
+//! Only verified bytes enter it: a tensor's content hash is checked as it
+//! is uploaded, so what one session uploads can never change what another
+//! computes, and a wrong upload under a hash never blocks the right one.
+//!
 //! Shared tensors nobody uses (no loaded plan binds them) are evicted least
 //! recently used first when a reservation would pass the memory limit.
 //! Session tensors (KV caches, kept outputs) are never evicted: a request
@@ -19,8 +23,6 @@ struct Shared {
     tensor: Tensor,
     bytes: u64,
     last_use: u64,
-    /// The session that uploaded it, until its content hash is checked.
-    unverified_from: Option<u64>,
 }
 
 pub struct Store {
@@ -111,48 +113,29 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a shared tensor whose bytes were already reserved, uploaded by
-    /// session `uploader`. Its hash is checked before any *other* session
-    /// uses it (see [`Store::tensor`] and [`Store::settle`]), not on the
-    /// upload path: a client that lies about its own data only hurts itself.
-    pub fn put_tensor(&mut self, hash: Hash, t: Tensor, uploader: u64) -> Result<(), Refusal> {
+    /// Stores a shared tensor whose bytes were already reserved and whose
+    /// content hash the caller checked (see `hash_matches`).
+    pub fn put_tensor(&mut self, hash: Hash, t: Tensor) {
         let bytes = tensor_bytes(&t);
         if self.tensors.contains_key(&hash) {
             self.release(bytes);
-            return Ok(());
+            return;
         }
         self.tick += 1;
-        self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick, unverified_from: Some(uploader) });
-        Ok(())
-    }
-
-    /// The outcome of checking the hash of a tensor [`Store::tensor`] said
-    /// needs it: a match marks it verified; a mismatch drops it.
-    pub fn settle(&mut self, h: &Hash, matches: bool) -> Result<(), Refusal> {
-        if matches {
-            if let Some(s) = self.tensors.get_mut(h) {
-                s.unverified_from = None;
-            }
-            return Ok(());
-        }
-        if let Some(s) = self.tensors.remove(h) {
-            self.used = self.used.saturating_sub(s.bytes);
-        }
-        Err((ErrorCode::Malformed, format!("shared tensor {} was uploaded with data that does not hash to its name; dropped it (upload it again)", hex(h))))
+        self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick });
     }
 
     pub fn plan(&self, h: &Hash) -> Result<Arc<Plan>, Refusal> {
         self.plans.get(h).cloned().ok_or_else(|| (ErrorCode::Missing, format!("plan {} was not uploaded (or the server restarted)", hex(h))))
     }
 
-    /// A shared tensor for `session`, and whether its hash must be checked
-    /// first (someone else uploaded it and nobody has checked it yet).
-    pub fn tensor(&mut self, h: &Hash, session: u64) -> Result<(Tensor, bool), Refusal> {
+    /// A shared tensor (verified when it was stored).
+    pub fn tensor(&mut self, h: &Hash) -> Result<Tensor, Refusal> {
         self.tick += 1;
         let tick = self.tick;
         let s = self.tensors.get_mut(h).ok_or_else(|| (ErrorCode::Missing, format!("shared tensor {} was not uploaded (or was evicted)", hex(h))))?;
         s.last_use = tick;
-        Ok((s.tensor.clone(), s.unverified_from.is_some_and(|u| u != session)))
+        Ok(s.tensor.clone())
     }
 
     pub fn exec(&mut self, key: &Hash) -> Option<Arc<Executable>> {
@@ -177,11 +160,11 @@ mod tests {
         let b = Tensor::from_vec(vec![10], vec![2f32; 10]).unwrap();
         let (ha, hb) = (tensor_hash(&a), tensor_hash(&b));
         s.reserve(40, "a").unwrap();
-        s.put_tensor(ha, a, 1).unwrap();
+        s.put_tensor(ha, a);
         s.reserve(40, "b").unwrap();
-        s.put_tensor(hb, b, 1).unwrap();
+        s.put_tensor(hb, b);
         // `a` is bound somewhere (held outside the store): only `b` can go.
-        let (held, _) = s.tensor(&ha, 1).unwrap();
+        let held = s.tensor(&ha).unwrap();
         s.reserve(50, "c").unwrap();
         assert!(s.has(&ha) && !s.has(&hb));
         assert_eq!(s.evictions, 1);
@@ -193,28 +176,11 @@ mod tests {
     }
 
     #[test]
-    fn wrong_hashes_are_caught_before_another_session_uses_them() {
+    fn plans_are_checked_against_their_hash_and_verified() {
         let mut s = Store::new(1000);
-        let a = Tensor::from_vec(vec![2], vec![1i64, 2]).unwrap();
-        let ha = tensor_hash(&a);
-        s.reserve(16, "a").unwrap();
-        s.put_tensor([0; 32], a.clone(), 7).unwrap();
-        // The uploader may use its own data unchecked; anyone else checks.
-        assert!(!s.tensor(&[0; 32], 7).unwrap().1);
-        assert!(s.tensor(&[0; 32], 8).unwrap().1);
-        let (code, msg) = s.settle(&[0; 32], tensor_hash(&a) == [0; 32]).unwrap_err();
-        assert_eq!(code, ErrorCode::Malformed);
-        assert!(msg.contains("does not hash"), "{msg}");
-        assert!(!s.has(&[0; 32]));
-        assert_eq!(s.used(), 0);
-        // A correct one is checked once.
-        s.reserve(16, "a").unwrap();
-        s.put_tensor(ha, a, 7).unwrap();
-        assert!(s.tensor(&ha, 8).unwrap().1);
-        s.settle(&ha, true).unwrap();
-        assert!(!s.tensor(&ha, 9).unwrap().1);
         assert!(s.put_plan([0; 32], b"not a plan").unwrap_err().1.contains("do not hash"));
         let h = hash_bytes(&[b"not a plan"]);
         assert_eq!(s.put_plan(h, b"not a plan").unwrap_err().0, ErrorCode::BadPlan);
+        assert_eq!(s.used(), 0);
     }
 }

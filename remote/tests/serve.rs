@@ -2,7 +2,7 @@
 //! path, and every kind of bad input getting an error for that client only
 //! while the server keeps serving others.
 
-use genie_plan::{AttrDict, Builder, DType, Dim, DeviceKind, Op, Role, Type};
+use genie_plan::{AttrDict, Builder, DType, Dim, DeviceKind, Op, ResidentKind, Role, Type};
 use genie_remote::client::Client;
 use genie_remote::protocol::*;
 use genie_runtime::Tensor;
@@ -294,6 +294,57 @@ fn malformed_truncated_and_oversized_frames() {
     assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
 }
 
+/// y = x @ c with c a lifted constant named "c" (bound by name at load).
+fn constant_plan() -> Vec<u8> {
+    let mut b = Builder::new("f");
+    let d = b.device("dev0", DeviceKind::Cpu);
+    let rows = Type::tensor(vec![Dim::Static(1), Dim::Static(4)], DType::F32);
+    let x = b.input(d, &rows, Role::Input);
+    let c = b.resident("c", &Type::tensor(vec![Dim::Static(4), Dim::Static(4)], DType::F32), d, ResidentKind::Constant);
+    let cv = b.load(d, c);
+    let y = b.call(d, Op::Mm, &[x, cv], &AttrDict::new(), &[rows])[0];
+    b.output(y, false);
+    genie_plan::encode(&b.finish().unwrap())
+}
+
+#[test]
+fn a_client_cannot_plant_wrong_bytes_for_another() {
+    // The attack: wrong bytes uploaded under the hash of a model's constant
+    // (and under a weight's hash nobody uploaded yet), then loaded, so the
+    // executable would be cached with them. A fresh client of the same
+    // model must get the right answer, first time.
+    let s = serve(&[]);
+    let plan = constant_plan();
+    let ph = hash_bytes(&[&plan]);
+    let good = eye();
+    let h = tensor_hash(&good);
+    let bad = Tensor::from_vec(vec![4, 4], vec![9f32; 16]).unwrap();
+    let mut attacker = connect(&s);
+    attacker.put_plan(ph, &plan).unwrap();
+    let e = attacker.put_tensor(h, &bad).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Malformed), "{e}");
+    assert!(e.message.contains("does not hash"), "{e}");
+    // Refused, so the server does not hold it and loading fails.
+    assert_eq!(attacker.has(vec![h]).unwrap(), vec![false]);
+    let e = attacker.load(ph, vec![(Slot::Constant("c".into()), h)]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Missing), "{e}");
+    // The victim: uploads what is missing, loads, runs; right answer.
+    let mut victim = connect(&s);
+    let present = victim.has(vec![ph, h]).unwrap();
+    assert_eq!(present, vec![true, false]);
+    victim.put_tensor(h, &good).unwrap();
+    let exec = victim.load(ph, vec![(Slot::Constant("c".into()), h)]).unwrap();
+    let input = x(1);
+    let (_, data, _) = victim.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+    // The attacker's wrong upload under the now-present hash changes nothing.
+    assert!(attacker.put_tensor(h, &bad).is_err());
+    let mut third = connect(&s);
+    let exec = third.load(ph, vec![(Slot::Constant("c".into()), h)]).unwrap();
+    let (_, data, _) = third.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+}
+
 #[test]
 fn bad_plans_arguments_and_hashes() {
     let s = serve(&[]);
@@ -302,18 +353,11 @@ fn bad_plans_arguments_and_hashes() {
     let junk = b"GENIEPLN but not really a plan".to_vec();
     let e = c.put_plan(hash_bytes(&[&junk]), &junk).unwrap_err();
     assert_eq!(e.code, Some(ErrorCode::BadPlan), "{e}");
-    // Data that does not match its hash: the uploader may use it (it only
-    // hurts itself), anyone else's load checks it and it is dropped.
+    // Data that does not match its hash is refused on upload.
     let w = eye();
-    let plan = matmul_plan();
-    let ph = hash_bytes(&[&plan]);
-    c.put_plan(ph, &plan).unwrap();
-    c.put_tensor([7; 32], &w).unwrap();
-    c.load(ph, vec![(Slot::Input(1), [7; 32])]).unwrap();
-    let mut other = connect(&s);
-    let e = other.load(ph, vec![(Slot::Input(1), [7; 32])]).unwrap_err();
+    let e = c.put_tensor([7; 32], &w).unwrap_err();
     assert!(e.message.contains("does not hash"), "{e}");
-    assert_eq!(other.has(vec![[7; 32]]).unwrap(), vec![false]);
+    assert_eq!(c.has(vec![[7; 32]]).unwrap(), vec![false]);
     // Loading what was never uploaded.
     let e = c.load([1; 32], vec![]).unwrap_err();
     assert_eq!(e.code, Some(ErrorCode::Missing));
@@ -432,15 +476,11 @@ fn unix_socket_transport() {
         let h = tensor_hash(&big_w);
         c.put_tensor(h, &big_w).unwrap();
         assert_eq!(c.has(vec![h]).unwrap(), vec![true]);
-        // Another session binding a weight uploaded through shared memory
-        // checks its hash first: a correct one works, a wrong one is dropped.
-        let plan = matmul_plan();
-        let ph = hash_bytes(&[&plan]);
-        c.put_tensor([3; 32], &big_w).unwrap();
-        let mut other = Client::connect(&url, b"", T).unwrap();
-        other.put_plan(ph, &plan).unwrap();
-        let e = other.load(ph, vec![(Slot::Input(1), [3; 32])]).unwrap_err();
+        // An upload through shared memory is checked like any other: a
+        // wrong hash is refused and the session goes on.
+        let e = c.put_tensor([3; 32], &big_w).unwrap_err();
         assert!(e.message.contains("does not hash"), "{e}");
+        assert_eq!(c.has(vec![[3; 32]]).unwrap(), vec![false]);
         c.ping().unwrap();
     }
     let _ = child.kill();

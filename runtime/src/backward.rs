@@ -81,7 +81,7 @@ fn gemm_acc(a: &[f64], ta: bool, b: &[f64], tb: bool, c: &mut [f64], m: usize, k
     // SAFETY: the lengths were checked above; with these leading dims every
     // index read stays below m*k (a), k*n (b) and m*n (c).
     unsafe {
-        <f64 as Blas>::gemm(ta, tb, int(m)?, int(n)?, int(k)?, 1.0, a.as_ptr(), int(lda)?, b.as_ptr(), int(ldb)?, 1.0, c.as_mut_ptr(), int(n)?);
+        <f64 as Blas>::gemm(crate::linalg::blas()?, ta, tb, int(m)?, int(n)?, int(k)?, 1.0, a.as_ptr(), int(lda)?, b.as_ptr(), int(ldb)?, 1.0, c.as_mut_ptr(), int(n)?);
     }
     Ok(())
 }

@@ -20,7 +20,8 @@ fn linear(x: &[f64], rows: usize, w: &Tensor, b: &Tensor) -> Result<Vec<f64>, St
     let int = |n: usize| i32::try_from(n).map_err(|_| format!("dimension {n} is too large for BLAS"));
     if rows > 0 && dout > 0 && din > 0 {
         // SAFETY: x is rows×din, w dout×din (read transposed), out rows×dout.
-        unsafe { <f64 as Blas>::gemm(false, true, int(rows)?, int(dout)?, int(din)?, 1.0, x.as_ptr(), int(din)?, wv.as_ptr(), int(din)?, 1.0, out.as_mut_ptr(), int(dout)?) };
+        let lib = crate::linalg::blas()?;
+        unsafe { <f64 as Blas>::gemm(lib, false, true, int(rows)?, int(dout)?, int(din)?, 1.0, x.as_ptr(), int(din)?, wv.as_ptr(), int(din)?, 1.0, out.as_mut_ptr(), int(dout)?) };
     }
     Ok(out)
 }

@@ -17,78 +17,164 @@ use std::mem::MaybeUninit;
 use std::os::raw::c_int;
 use std::sync::OnceLock;
 
-const ROW_MAJOR: c_int = 101;
-const NO_TRANS: c_int = 111;
-const TRANS: c_int = 112;
-
-#[link(name = "openblas")]
-extern "C" {
-    fn cblas_sgemm(o: c_int, ta: c_int, tb: c_int, m: c_int, n: c_int, k: c_int, alpha: f32, a: *const f32, lda: c_int, b: *const f32, ldb: c_int, beta: f32, c: *mut f32, ldc: c_int);
-    fn cblas_dgemm(o: c_int, ta: c_int, tb: c_int, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int);
-    fn cblas_sgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f32, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32, incy: c_int);
-    fn cblas_dgemv(o: c_int, t: c_int, m: c_int, n: c_int, alpha: f64, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64, incy: c_int);
-    fn openblas_set_num_threads(n: c_int);
-}
-
-/// Fortran BLAS entry points found in the host process (PyTorch's MKL).
+/// Fortran BLAS entry points (`sgemm_`, ...): what both OpenBLAS and
+/// PyTorch's MKL export, so one calling convention serves either.
 type FortranGemm<T> = unsafe extern "C" fn(*const u8, *const u8, *const c_int, *const c_int, *const c_int, *const T, *const T, *const c_int, *const T, *const c_int, *const T, *mut T, *const c_int);
 type FortranGemv<T> = unsafe extern "C" fn(*const u8, *const c_int, *const c_int, *const T, *const T, *const c_int, *const T, *const c_int, *const T, *mut T, *const c_int);
 
-struct HostBlas {
+/// The BLAS products run on, loaded once.
+pub struct Library {
+    name: &'static str,
     sgemm: FortranGemm<f32>,
     dgemm: FortranGemm<f64>,
     sgemv: FortranGemv<f32>,
     dgemv: FortranGemv<f64>,
+    /// The library runs each call on the caller's thread alone (OpenBLAS,
+    /// made single-threaded here), so large products are split across
+    /// rayon's threads by the caller; MKL threads itself.
+    on_callers_thread: bool,
+    /// OpenBLAS's kernel family ("SkylakeX", "Haswell", ...), when it says.
+    core: Option<String>,
 }
 
-static HOST_BLAS: OnceLock<HostBlas> = OnceLock::new();
+static BLAS: OnceLock<Result<Library, String>> = OnceLock::new();
 
 extern "C" {
     fn dlopen(filename: *const std::ffi::c_char, flags: c_int) -> *mut c_void;
     fn dlsym(handle: *mut c_void, symbol: *const std::ffi::c_char) -> *mut c_void;
 }
 
-/// Uses the BLAS inside an already loaded shared library (PyTorch's
-/// `libtorch_cpu.so`, which carries MKL) instead of OpenBLAS, so products run
-/// on the same BLAS and threads as eager PyTorch. The library must export
-/// the Fortran `sgemm_`, `dgemm_`, `sgemv_` and `dgemv_`.
-pub fn use_host_blas(library: &str) -> Result<(), String> {
-    const RTLD_NOW: c_int = 2;
-    const RTLD_NOLOAD: c_int = 4;
-    let path = std::ffi::CString::new(library).map_err(|_| "library path holds a NUL byte".to_string())?;
-    // SAFETY: dlopen with RTLD_NOLOAD only returns a library already mapped
-    // into the process; dlsym results are checked for null before use and
-    // have the reference BLAS signatures declared above.
-    unsafe {
-        let handle = dlopen(path.as_ptr(), RTLD_NOW | RTLD_NOLOAD);
-        if handle.is_null() {
-            return Err(format!("{library} is not loaded in this process"));
+const RTLD_NOW: c_int = 2;
+const RTLD_NOLOAD: c_int = 4;
+const OPENBLAS: &str = "libopenblas.so.0";
+
+/// The four products of the library `handle`, by their Fortran names.
+///
+/// # Safety
+/// `handle` is a live dlopen handle of a library whose symbols of these
+/// names have the reference BLAS signatures.
+unsafe fn resolve(handle: *mut c_void, library: &str, name: &'static str, on_callers_thread: bool) -> Result<Library, String> {
+    let sym = |symbol: &std::ffi::CStr| {
+        // SAFETY: dlsym on a live handle with a NUL-terminated name.
+        let p = unsafe { dlsym(handle, symbol.as_ptr()) };
+        if p.is_null() {
+            Err(format!("{library} does not export {}", symbol.to_string_lossy()))
+        } else {
+            Ok(p)
         }
-        let sym = |name: &std::ffi::CStr| {
-            let p = dlsym(handle, name.as_ptr());
-            if p.is_null() {
-                Err(format!("{library} does not export {}", name.to_string_lossy()))
-            } else {
-                Ok(p)
-            }
-        };
-        let host = HostBlas {
+    };
+    // SAFETY: the caller vouches for the signatures; every pointer is non-null.
+    unsafe {
+        Ok(Library {
+            name,
             sgemm: std::mem::transmute::<*mut c_void, FortranGemm<f32>>(sym(c"sgemm_")?),
             dgemm: std::mem::transmute::<*mut c_void, FortranGemm<f64>>(sym(c"dgemm_")?),
             sgemv: std::mem::transmute::<*mut c_void, FortranGemv<f32>>(sym(c"sgemv_")?),
             dgemv: std::mem::transmute::<*mut c_void, FortranGemv<f64>>(sym(c"dgemv_")?),
-        };
-        let _ = HOST_BLAS.set(host);
+            on_callers_thread,
+            core: None,
+        })
     }
-    Ok(())
 }
 
-/// Which BLAS products run on: "host" after [`use_host_blas`], else "openblas".
+/// Uses the BLAS inside an already loaded shared library (PyTorch's
+/// `libtorch_cpu.so`, which carries MKL) instead of OpenBLAS, so products run
+/// on the same BLAS and threads as eager PyTorch. Must come before the first
+/// product; the library must export the Fortran `sgemm_`, `dgemm_`, `sgemv_`
+/// and `dgemv_`.
+pub fn use_host_blas(library: &str) -> Result<(), String> {
+    let path = std::ffi::CString::new(library).map_err(|_| "library path holds a NUL byte".to_string())?;
+    // SAFETY: dlopen with RTLD_NOLOAD only returns a library already mapped
+    // into the process.
+    let handle = unsafe { dlopen(path.as_ptr(), RTLD_NOW | RTLD_NOLOAD) };
+    if handle.is_null() {
+        return Err(format!("{library} is not loaded in this process"));
+    }
+    // SAFETY: a live handle; MKL's Fortran BLAS has the reference signatures.
+    let host = unsafe { resolve(handle, library, "host", false)? };
+    match BLAS.set(Ok(host)) {
+        Ok(()) => Ok(()),
+        Err(_) => match BLAS.get() {
+            Some(Ok(lib)) if lib.name == "host" => Ok(()),
+            _ => Err("products already ran on OpenBLAS: use_host_blas must come before the first product".into()),
+        },
+    }
+}
+
+/// The OpenBLAS kernel family for this CPU, named for `OPENBLAS_CORETYPE`.
+/// OpenBLAS picks its kernels from the CPU model, and under a hypervisor
+/// that hides the model it falls back to its generic SSE3 kernels
+/// ("Prescott"), which ran GEMV at half the speed of its AVX-512 ones here
+/// (7.2 against 14.6 GB/s); the instruction set extensions say enough.
+fn openblas_core() -> Option<&'static str> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") && std::arch::is_x86_feature_detected!("avx512vl") && std::arch::is_x86_feature_detected!("avx512dq") {
+            return Some("SkylakeX");
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+            return Some("Haswell");
+        }
+    }
+    None
+}
+
+/// Loads OpenBLAS (at first use, not at link time, so its kernel family can
+/// be chosen before it initialises) and makes it single-threaded.
+fn load_openblas() -> Result<Library, String> {
+    if std::env::var_os("OPENBLAS_CORETYPE").is_none() {
+        if let Some(core) = openblas_core() {
+            // OpenBLAS reads this once, while dlopen runs its initialiser below.
+            std::env::set_var("OPENBLAS_CORETYPE", core);
+        }
+    }
+    let path = std::ffi::CString::new(OPENBLAS).map_err(|_| "library name holds a NUL byte".to_string())?;
+    // SAFETY: dlopen of a library by name; the result is checked for null.
+    let handle = unsafe { dlopen(path.as_ptr(), RTLD_NOW) };
+    if handle.is_null() {
+        return Err(format!("matrix products need OpenBLAS, and {OPENBLAS} could not be loaded (Debian: apt-get install libopenblas0)"));
+    }
+    // SAFETY: a live handle to OpenBLAS, whose Fortran BLAS has the reference signatures.
+    let mut lib = unsafe { resolve(handle, OPENBLAS, "openblas", true)? };
+    // SAFETY: plain functions of OpenBLAS's API, `void (int)` and
+    // `char *(void)` (a static string). OpenBLAS must not start its own
+    // threads next to rayon's.
+    unsafe {
+        let p = dlsym(handle, c"openblas_set_num_threads".as_ptr());
+        if !p.is_null() {
+            std::mem::transmute::<*mut c_void, unsafe extern "C" fn(c_int)>(p)(1);
+        }
+        let p = dlsym(handle, c"openblas_get_corename".as_ptr());
+        if !p.is_null() {
+            let name = std::mem::transmute::<*mut c_void, unsafe extern "C" fn() -> *const std::ffi::c_char>(p)();
+            if !name.is_null() {
+                lib.core = Some(std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned());
+            }
+        }
+    }
+    Ok(lib)
+}
+
+/// The BLAS products run on: the host's after [`use_host_blas`], else OpenBLAS.
+pub fn blas() -> Result<&'static Library, String> {
+    BLAS.get_or_init(load_openblas).as_ref().map_err(Clone::clone)
+}
+
+/// Which BLAS products run on: "host", "openblas", or "none" (not loaded yet).
 pub fn blas_provider() -> &'static str {
-    if HOST_BLAS.get().is_some() {
-        "host"
-    } else {
-        "openblas"
+    match BLAS.get() {
+        Some(Ok(lib)) => lib.name,
+        Some(Err(_)) => "unavailable",
+        None => "none",
+    }
+}
+
+/// The BLAS and its kernel family, for logs: "openblas (SkylakeX)".
+pub fn blas_description() -> String {
+    match blas() {
+        Ok(Library { name, core: Some(core), .. }) => format!("{name} ({core})"),
+        Ok(lib) => lib.name.to_string(),
+        Err(e) => e,
     }
 }
 
@@ -100,44 +186,46 @@ fn tchar(t: bool) -> *const u8 {
     }
 }
 
-/// Row-major GEMM through a column-major Fortran BLAS: C^T = op(B)^T op(A)^T.
-#[allow(clippy::too_many_arguments)]
-unsafe fn fortran_gemm<T>(f: FortranGemm<T>, ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: T, a: *const T, lda: c_int, b: *const T, ldb: c_int, beta: T, c: *mut T, ldc: c_int) {
-    unsafe { f(tchar(tb), tchar(ta), &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc) }
-}
-
-/// Row-major GEMV through a column-major Fortran BLAS (the row-major matrix
-/// is its transpose there).
-#[allow(clippy::too_many_arguments)]
-unsafe fn fortran_gemv<T: Elem>(f: FortranGemv<T>, t: bool, m: c_int, n: c_int, a: *const T, lda: c_int, x: *const T, incx: c_int, beta: T, y: *mut T) {
-    let one = T::from_f64(1.0);
-    unsafe { f(tchar(!t), &n, &m, &one, a, &lda, x, &incx, &beta, y, &1) }
-}
-
 /// Element types BLAS multiplies natively. `raw_*` call BLAS as is;
-/// `gemm`/`gemv` split large products across the runtime's rayon threads,
-/// with OpenBLAS itself single-threaded, so one thread pool serves kernels
-/// and products alike (two pools spinning on the same cores cost more than
-/// BLAS's own threading gains).
+/// `gemm`/`gemv` split large products across the runtime's rayon threads
+/// when the library runs single-threaded (OpenBLAS here), so one thread pool
+/// serves kernels and products alike (two pools spinning on the same cores
+/// cost more than BLAS's own threading gains).
 pub trait Blas: Elem + std::ops::Add<Output = Self> + std::ops::Sub<Output = Self> + std::ops::Mul<Output = Self> {
+    fn fortran_gemm(lib: &Library) -> FortranGemm<Self>;
+    fn fortran_gemv(lib: &Library) -> FortranGemv<Self>;
+
+    /// Row-major `C = alpha op(A) op(B) + beta C` on the calling thread.
+    ///
     /// # Safety
     /// Pointers must cover the matrices their dims and leading dims describe.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int);
-    /// # Safety
-    /// As for `raw_gemm`.
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self);
+    unsafe fn raw_gemm(lib: &Library, ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int) {
+        // Row-major through column-major BLAS: C^T = op(B)^T op(A)^T.
+        unsafe { Self::fortran_gemm(lib)(tchar(tb), tchar(ta), &n, &m, &k, &alpha, b, &ldb, a, &lda, &beta, c, &ldc) }
+    }
 
-    /// Row-major `C = alpha op(A) op(B) + beta C`.
+    /// Row-major `y = op(A) x + beta y` with `A` of `m` rows and `n` columns,
+    /// on the calling thread.
     ///
     /// # Safety
     /// As for `raw_gemm`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int) {
-        let parts = split_count(m as f64 * n as f64 * k as f64);
+    unsafe fn raw_gemv(lib: &Library, t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self) {
+        // The row-major matrix is its transpose in column-major BLAS.
+        let one = Self::from_f64(1.0);
+        unsafe { Self::fortran_gemv(lib)(tchar(!t), &n, &m, &one, a, &lda, x, &incx, &beta, y, &1) }
+    }
+
+    /// `raw_gemm`, split across threads when large.
+    ///
+    /// # Safety
+    /// As for `raw_gemm`.
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn gemm(lib: &Library, ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: Self, a: *const Self, lda: c_int, b: *const Self, ldb: c_int, beta: Self, c: *mut Self, ldc: c_int) {
+        let parts = split_count(lib, m as f64 * n as f64 * k as f64);
         if parts == 1 {
-            return unsafe { Self::raw_gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) };
+            return unsafe { Self::raw_gemm(lib, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) };
         }
         let (a, b, c) = (a as usize, b as usize, c as usize);
         let size = std::mem::size_of::<Self>();
@@ -157,24 +245,24 @@ pub trait Blas: Elem + std::ops::Add<Output = Self> + std::ops::Sub<Output = Sel
             unsafe {
                 if rows {
                     let a_off = if ta { lo } else { lo * lda as usize };
-                    Self::raw_gemm(ta, tb, part, n, k, alpha, (a + a_off * size) as *const Self, lda, b as *const Self, ldb, beta, (c + lo * ldc as usize * size) as *mut Self, ldc);
+                    Self::raw_gemm(lib, ta, tb, part, n, k, alpha, (a + a_off * size) as *const Self, lda, b as *const Self, ldb, beta, (c + lo * ldc as usize * size) as *mut Self, ldc);
                 } else {
                     let b_off = if tb { lo * ldb as usize } else { lo };
-                    Self::raw_gemm(ta, tb, m, part, k, alpha, a as *const Self, lda, (b + b_off * size) as *const Self, ldb, beta, (c + lo * size) as *mut Self, ldc);
+                    Self::raw_gemm(lib, ta, tb, m, part, k, alpha, a as *const Self, lda, (b + b_off * size) as *const Self, ldb, beta, (c + lo * size) as *mut Self, ldc);
                 }
             }
         });
     }
 
-    /// Row-major `y = op(A) x + beta y` with `A` of `m` rows and `n` columns.
+    /// `raw_gemv`, split across threads when large.
     ///
     /// # Safety
     /// As for `raw_gemm`.
     #[allow(clippy::too_many_arguments)]
-    unsafe fn gemv(t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self) {
-        let parts = split_count(m as f64 * n as f64);
+    unsafe fn gemv(lib: &Library, t: bool, m: c_int, n: c_int, a: *const Self, lda: c_int, x: *const Self, incx: c_int, beta: Self, y: *mut Self) {
+        let parts = split_count(lib, m as f64 * n as f64);
         if parts == 1 {
-            return unsafe { Self::raw_gemv(t, m, n, a, lda, x, incx, beta, y) };
+            return unsafe { Self::raw_gemv(lib, t, m, n, a, lda, x, incx, beta, y) };
         }
         let (a, x, y) = (a as usize, x as usize, y as usize);
         let size = std::mem::size_of::<Self>();
@@ -191,9 +279,9 @@ pub trait Blas: Elem + std::ops::Add<Output = Self> + std::ops::Sub<Output = Sel
             // SAFETY: each part reads a block of A and writes a disjoint run of y.
             unsafe {
                 if t {
-                    Self::raw_gemv(t, m, part, (a + lo * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
+                    Self::raw_gemv(lib, t, m, part, (a + lo * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
                 } else {
-                    Self::raw_gemv(t, part, n, (a + lo * lda as usize * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
+                    Self::raw_gemv(lib, t, part, n, (a + lo * lda as usize * size) as *const Self, lda, x as *const Self, incx, beta, (y + lo * size) as *mut Self);
                 }
             }
         });
@@ -201,9 +289,9 @@ pub trait Blas: Elem + std::ops::Add<Output = Self> + std::ops::Sub<Output = Sel
 }
 
 /// How many parts a product of `work` multiply-adds is split into: one when
-/// small (or when the host's BLAS threads itself), else one per thread.
-fn split_count(work: f64) -> usize {
-    if !blas_runs_on_callers_thread() {
+/// small (or when the library threads itself), else one per thread.
+fn split_count(lib: &Library, work: f64) -> usize {
+    if !lib.on_callers_thread {
         return 1;
     }
     let threads = rayon::current_num_threads();
@@ -214,55 +302,28 @@ fn split_count(work: f64) -> usize {
     }
 }
 
-/// Whether a BLAS call runs on the calling thread only (OpenBLAS, made
-/// single-threaded here) rather than on the host BLAS's own threads; products
-/// are then split across rayon's threads by the caller.
-pub(crate) fn blas_runs_on_callers_thread() -> bool {
-    if HOST_BLAS.get().is_some() {
-        return false;
-    }
-    // OpenBLAS must not start its own threads next to rayon's.
-    static SINGLE: std::sync::Once = std::sync::Once::new();
-    // SAFETY: a plain setter in OpenBLAS's API.
-    SINGLE.call_once(|| unsafe { openblas_set_num_threads(1) });
-    true
-}
-
-fn flag(t: bool) -> c_int {
-    if t {
-        TRANS
-    } else {
-        NO_TRANS
+impl Library {
+    /// Whether each call runs on the calling thread only (see the field).
+    pub(crate) fn on_callers_thread(&self) -> bool {
+        self.on_callers_thread
     }
 }
 
 impl Blas for f32 {
-    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f32, a: *const f32, lda: c_int, b: *const f32, ldb: c_int, beta: f32, c: *mut f32, ldc: c_int) {
-        match HOST_BLAS.get() {
-            Some(h) => unsafe { fortran_gemm(h.sgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
-            None => unsafe { cblas_sgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
-        }
+    fn fortran_gemm(lib: &Library) -> FortranGemm<f32> {
+        lib.sgemm
     }
-    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const f32, lda: c_int, x: *const f32, incx: c_int, beta: f32, y: *mut f32) {
-        match HOST_BLAS.get() {
-            Some(h) => unsafe { fortran_gemv(h.sgemv, t, m, n, a, lda, x, incx, beta, y) },
-            None => unsafe { cblas_sgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },
-        }
+    fn fortran_gemv(lib: &Library) -> FortranGemv<f32> {
+        lib.sgemv
     }
 }
 
 impl Blas for f64 {
-    unsafe fn raw_gemm(ta: bool, tb: bool, m: c_int, n: c_int, k: c_int, alpha: f64, a: *const f64, lda: c_int, b: *const f64, ldb: c_int, beta: f64, c: *mut f64, ldc: c_int) {
-        match HOST_BLAS.get() {
-            Some(h) => unsafe { fortran_gemm(h.dgemm, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
-            None => unsafe { cblas_dgemm(ROW_MAJOR, flag(ta), flag(tb), m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) },
-        }
+    fn fortran_gemm(lib: &Library) -> FortranGemm<f64> {
+        lib.dgemm
     }
-    unsafe fn raw_gemv(t: bool, m: c_int, n: c_int, a: *const f64, lda: c_int, x: *const f64, incx: c_int, beta: f64, y: *mut f64) {
-        match HOST_BLAS.get() {
-            Some(h) => unsafe { fortran_gemv(h.dgemv, t, m, n, a, lda, x, incx, beta, y) },
-            None => unsafe { cblas_dgemv(ROW_MAJOR, flag(t), m, n, 1.0, a, lda, x, incx, beta, y, 1) },
-        }
+    fn fortran_gemv(lib: &Library) -> FortranGemv<f64> {
+        lib.dgemv
     }
 }
 
@@ -319,6 +380,7 @@ fn gemm_into<T: Blas>(a: &Tensor, b: &Tensor, alpha: T, beta: T, out: &mut [T]) 
         out.iter_mut().for_each(|o| *o = T::from_f64(o.to_f64() * beta.to_f64()));
         return Ok(());
     }
+    let lib = blas()?;
     let mut keep = vec![];
     let (ma, mb) = (as_mat::<T>(a, &mut keep)?, as_mat::<T>(b, &mut keep)?);
     // SAFETY: `as_mat` describes each operand within its storage; `out`
@@ -327,9 +389,9 @@ fn gemm_into<T: Blas>(a: &Tensor, b: &Tensor, alpha: T, beta: T, out: &mut [T]) 
         if m == 1 && alpha.to_f64() == 1.0 && ma.row_step > 0 {
             // One row: y[n] = B^T a, a matrix-vector product.
             let (t, rows, cols) = if mb.trans { (false, n, k) } else { (true, k, n) };
-            T::gemv(t, int(rows)?, int(cols)?, mb.ptr, int(mb.ld)?, ma.ptr, int(ma.row_step)?, beta, out.as_mut_ptr());
+            T::gemv(lib, t, int(rows)?, int(cols)?, mb.ptr, int(mb.ld)?, ma.ptr, int(ma.row_step)?, beta, out.as_mut_ptr());
         } else {
-            T::gemm(ma.trans, mb.trans, int(m)?, int(n)?, int(k)?, alpha, ma.ptr, int(ma.ld)?, mb.ptr, int(mb.ld)?, beta, out.as_mut_ptr(), int(n)?);
+            T::gemm(lib, ma.trans, mb.trans, int(m)?, int(n)?, int(k)?, alpha, ma.ptr, int(ma.ld)?, mb.ptr, int(mb.ld)?, beta, out.as_mut_ptr(), int(n)?);
         }
     }
     Ok(())
@@ -517,6 +579,7 @@ fn split_phases<T: Elem>(x: &[T], w: usize, s: usize) -> Vec<T> {
 }
 
 fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: usize, g: &Conv) -> Result<Tensor, String> {
+    let lib = blas()?;
     let (n, o) = (x.shape[0], w.shape[0]);
     let (xc, wc) = (x.contiguous(), w.contiguous());
     let (xv, wv) = (xc.as_slice::<T>().ok_or("input type")?, wc.as_slice::<T>().ok_or("weight type")?);
@@ -564,9 +627,9 @@ fn conv_typed<T: Blas>(x: &Tensor, w: &Tensor, bias: Option<&Tensor>, groups: us
             // column matrix k*cols, the destination og*cols (out or tmp).
             unsafe {
                 if pixel_major {
-                    T::gemm(true, true, int(cols)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(cols)?, w_ptr, int(k)?, T::default(), dst_ptr, int(og)?);
+                    T::gemm(lib, true, true, int(cols)?, int(og)?, int(k)?, T::from_f64(1.0), b_ptr, int(cols)?, w_ptr, int(k)?, T::default(), dst_ptr, int(og)?);
                 } else {
-                    T::gemm(false, false, int(og)?, int(cols)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(cols)?, T::default(), dst_ptr, int(cols)?);
+                    T::gemm(lib, false, false, int(og)?, int(cols)?, int(k)?, T::from_f64(1.0), w_ptr, int(k)?, b_ptr, int(cols)?, T::default(), dst_ptr, int(cols)?);
                 }
             }
             if direct {
@@ -657,6 +720,17 @@ mod tests {
         let (av, bv) = (a.to_f64(), b.to_f64());
         let (m, k, n) = (a.shape[0], a.shape[1], b.shape[1]);
         (0..m * n).map(|i| (0..k).map(|j| av[(i / n) * k + j] * bv[j * n + i % n]).sum()).collect()
+    }
+
+    #[test]
+    fn openblas_runs_the_kernels_of_this_cpu_not_the_generic_ones() {
+        // Under a hypervisor hiding the CPU model OpenBLAS would pick its
+        // SSE3 "Prescott" kernels; the runtime names the family it has.
+        let lib = blas().unwrap();
+        if lib.name == "openblas" && openblas_core().is_some() && std::env::var_os("OPENBLAS_CORETYPE").map(|c| c == openblas_core().unwrap()).unwrap_or(false) {
+            assert_eq!(lib.core.as_deref().map(str::to_ascii_lowercase), openblas_core().map(str::to_ascii_lowercase), "{}", blas_description());
+        }
+        assert_ne!(lib.core.as_deref(), Some("Prescott"), "{}", blas_description());
     }
 
     #[test]

@@ -14,7 +14,7 @@
 //! enough tiles for the products to dominate. The transforms' coefficients
 //! are 0, ±1 and ±½, exact in floating point; the result differs from direct
 //! convolution by rounding only.
-use crate::linalg::{blas_runs_on_callers_thread, Blas, Conv};
+use crate::linalg::{blas, Blas, Conv};
 use crate::tensor::{assume_init_vec, uninit_vec};
 use rayon::prelude::*;
 use std::mem::MaybeUninit;
@@ -132,6 +132,7 @@ fn conv_samples<T: Blas>(x: &[T], u: &[T], g: &Conv, o: usize, first: usize, cou
     let tiles = [g.ho.div_ceil(2), g.wo.div_ceil(2)];
     let per_sample = tiles[0] * tiles[1];
     let cols = count * per_sample;
+    let lib = blas()?;
     let v = transform_inputs(x, g, first, count, tiles);
     // Written in full by the products (beta 0).
     let mut m = uninit_vec::<T>(16 * o * cols);
@@ -139,9 +140,9 @@ fn conv_samples<T: Blas>(x: &[T], u: &[T], g: &Conv, o: usize, first: usize, cou
     let (oi, ci, ni) = (int(o)?, int(c)?, int(cols)?);
     // SAFETY: U[ξ] is o×c, V[ξ] c×cols and M[ξ] o×cols, all row-major.
     let product = |xi: usize, mx: &mut [MaybeUninit<T>]| unsafe {
-        T::raw_gemm(false, false, oi, ni, ci, T::from_f64(1.0), u[xi * o * c..].as_ptr(), ci, v[xi * c * cols..].as_ptr(), ni, T::default(), mx.as_mut_ptr().cast::<T>(), ni)
+        T::raw_gemm(lib, false, false, oi, ni, ci, T::from_f64(1.0), u[xi * o * c..].as_ptr(), ci, v[xi * c * cols..].as_ptr(), ni, T::default(), mx.as_mut_ptr().cast::<T>(), ni)
     };
-    if blas_runs_on_callers_thread() {
+    if lib.on_callers_thread() {
         // The 16 products are independent: each runs single-threaded on its
         // own task, which keeps every core busy without splitting any one.
         m.par_chunks_mut(o * cols).enumerate().for_each(|(xi, mx)| product(xi, mx));

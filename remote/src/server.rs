@@ -315,6 +315,12 @@ impl Session {
             return Err((ErrorCode::Malformed, format!("run: plan #{exec} takes fewer arguments than were sent")));
         }
         let exe = loaded.exe.clone();
+        // What the run will hold at once is taken from the memory account
+        // before anything runs: a plan that would allocate more than the
+        // server has gets an error, never an abort.
+        let need = exe.memory_needed(&inputs).map_err(|e| (ErrorCode::Execution, e))?;
+        self.state.store().reserve(need.peak, &format!("this run of plan #{exec} (its largest value, {} bytes, made by {})", need.largest, need.largest_at))?;
+        let reserved = Reservation { state: self.state.clone(), bytes: need.peak };
         let start = Instant::now();
         // Kernels run on this worker thread (rayon inside); a panic in one is
         // an error for this request, never the end of the server.
@@ -322,6 +328,8 @@ impl Session {
         // A short plan runs right here; a long one first hands this worker's
         // other connections to another thread (which costs a thread wake-up).
         let result = if exe.plan().num_instructions() <= 64 && small_inputs { run() } else { tokio::task::block_in_place(run) };
+        // Kept outputs are counted on their own below.
+        drop(reserved);
         self.state.metrics.runs.fetch_add(1, Relaxed);
         let server_micros = start.elapsed().as_micros() as u64;
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
@@ -365,6 +373,18 @@ impl Session {
             });
         }
         Ok((Msg::Result { outs: reply, server_micros }, returned))
+    }
+}
+
+/// Memory taken from the account for the length of a run.
+struct Reservation {
+    state: Arc<State>,
+    bytes: u64,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.state.store().release(self.bytes);
     }
 }
 

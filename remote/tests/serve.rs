@@ -2,7 +2,7 @@
 //! path, and every kind of bad input getting an error for that client only
 //! while the server keeps serving others.
 
-use genie_plan::{AttrDict, Builder, DType, Dim, DeviceKind, Op, ResidentKind, Role, Type};
+use genie_plan::{AttrDict, Attribute, Builder, DType, Dim, DeviceKind, Op, ResidentKind, Role, Type};
 use genie_remote::client::Client;
 use genie_remote::protocol::*;
 use genie_runtime::Tensor;
@@ -342,6 +342,51 @@ fn a_client_cannot_plant_wrong_bytes_for_another() {
     let mut third = connect(&s);
     let exec = third.load(ph, vec![(Slot::Constant("c".into()), h)]).unwrap();
     let (_, data, _) = third.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+}
+
+/// x [1, 4] broadcast to [rows, 4] and added to itself: a few hundred
+/// bytes of plan that materialise rows * 16 bytes.
+fn expanding_plan(rows: i64) -> Vec<u8> {
+    let mut b = Builder::new("f");
+    let d = b.device("dev0", DeviceKind::Cpu);
+    let x = b.input(d, &Type::tensor(vec![Dim::Static(1), Dim::Static(4)], DType::F32), Role::Input);
+    let big = Type::tensor(vec![Dim::Static(rows), Dim::Static(4)], DType::F32);
+    let mut size = AttrDict::new();
+    size.set("size", Attribute::Array(vec![Attribute::Int(rows, DType::I64), Attribute::Int(4, DType::I64)]));
+    let e = b.call(d, Op::Expand, &[x], &size, std::slice::from_ref(&big))[0];
+    let y = b.call(d, Op::Add, &[e, e], &AttrDict::new(), &[big])[0];
+    b.output(y, false);
+    genie_plan::encode(&b.finish().unwrap())
+}
+
+#[test]
+fn a_plan_that_would_allocate_terabytes_gets_an_error_not_an_abort() {
+    // The attack: 2^40 rows of 16 bytes. The server must refuse the run
+    // before it allocates, and keep serving everyone.
+    let s = serve(&["--memory-limit", "256MiB"]);
+    let mut bystander = connect(&s);
+    let exec = load(&mut bystander);
+    let mut c = connect(&s);
+    let input = Tensor::from_vec(vec![1, 4], vec![1f32; 4]).unwrap();
+    for rows in [1i64 << 40, 64 << 20] {
+        let plan = expanding_plan(rows);
+        let ph = hash_bytes(&[&plan]);
+        c.put_plan(ph, &plan).unwrap();
+        let e = c.load(ph, vec![]).and_then(|x| c.run(x, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![])).unwrap_err();
+        assert_eq!(e.code, Some(ErrorCode::OutOfMemory), "{e}");
+        assert!(e.message.contains("sem.add") && e.message.contains(&(rows * 16).to_string()), "{e}");
+    }
+    // Within the limit the same plan runs.
+    let plan = expanding_plan(1 << 10);
+    let ph = hash_bytes(&[&plan]);
+    c.put_plan(ph, &plan).unwrap();
+    let x = c.load(ph, vec![]).unwrap();
+    let (_, data, _) = c.run(x, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].shape, vec![1 << 10, 4]);
+    // Nobody else noticed.
+    let v = self::x(1);
+    let (_, data, _) = bystander.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap();
     assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
 }
 

@@ -237,17 +237,13 @@ impl Executable {
     /// Runs the plan on `inputs` (the plan's inputs, in order).
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
         let plan = &self.plan;
-        if inputs.len() != plan.inputs.len() {
-            return Err(format!("plan @{} takes {} inputs, got {}", plan.name, plan.inputs.len(), inputs.len()));
-        }
-        let mut env = SymEnv::new();
+        let env = self.bind_inputs(&inputs)?;
         let mut slots: Vec<Option<Value>> = vec![None; plan.values.len()];
         // Memory the caller owns: outputs must not alias it. Held (not just
         // its address) until the run ends: an address freed mid-run could
         // come back as a new buffer's and be taken for the caller's.
         let mut borrowed: Vec<Arc<Storage>> = vec![];
         for (i, (v, &id)) in inputs.into_iter().zip(&plan.inputs).enumerate() {
-            bind(plan.value_type(id), &v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
             let v = match v {
                 Value::Tensor(t) => {
                     // (An append buffer passed back, a KV cache, may be
@@ -292,6 +288,60 @@ impl Executable {
                 }
             })
             .collect()
+    }
+
+    /// Checks the inputs against the plan's types; the sizes they bind.
+    fn bind_inputs(&self, inputs: &[Value]) -> Result<SymEnv, String> {
+        let plan = &self.plan;
+        if inputs.len() != plan.inputs.len() {
+            return Err(format!("plan @{} takes {} inputs, got {}", plan.name, plan.inputs.len(), inputs.len()));
+        }
+        let mut env = SymEnv::new();
+        for (i, (v, &id)) in inputs.iter().zip(&plan.inputs).enumerate() {
+            bind(plan.value_type(id), v, &mut env).map_err(|e| format!("input #{i}: {e}"))?;
+        }
+        Ok(env)
+    }
+
+    /// The most memory a run on `inputs` holds at once in the values its
+    /// kernels make (views and inputs not counted; every stream's peak
+    /// added, as streams overlap), before anything runs, so that a caller
+    /// with a memory limit can refuse it rather than run out. Sizes only
+    /// the data decides (`?` dims) count as empty; kernel scratch memory is
+    /// not in it.
+    pub fn memory_needed(&self, inputs: &[Value]) -> Result<MemoryNeed, String> {
+        let env = self.bind_inputs(inputs)?;
+        let mut need = MemoryNeed::default();
+        let mut held = vec![0u64; self.plan.values.len()];
+        for (d, stream) in self.streams.iter().enumerate() {
+            let mut live = 0u64;
+            let mut peak = 0u64;
+            for (pc, (step, frees)) in stream.iter().enumerate() {
+                if let Step::Call { op, results, result_types, .. } = step {
+                    if !op.def().is_view() {
+                        for (&r, ty) in results.iter().zip(result_types) {
+                            let bytes = type_bytes(ty, &env).ok_or_else(|| {
+                                let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
+                                format!("stream #{d} instruction {pc} ('{op}'{at}): a result of type {ty} has more bytes than a 64-bit size holds")
+                            })?;
+                            held[r as usize] = bytes;
+                            live = live.saturating_add(bytes);
+                            if bytes > need.largest {
+                                let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
+                                need.largest = bytes;
+                                need.largest_at = format!("stream #{d} instruction {pc} ('{op}'{at})");
+                            }
+                        }
+                    }
+                }
+                peak = peak.max(live);
+                for &f in frees {
+                    live = live.saturating_sub(std::mem::take(&mut held[f as usize]));
+                }
+            }
+            need.peak = need.peak.saturating_add(peak);
+        }
+        Ok(need)
     }
 
     /// Runs every stream until each has finished: a stream runs until it
@@ -426,6 +476,32 @@ impl Executable {
         }
         Ok(out)
     }
+}
+
+/// What [`Executable::memory_needed`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemoryNeed {
+    /// Bytes held at once, at most.
+    pub peak: u64,
+    /// The largest single result, and the instruction that makes it.
+    pub largest: u64,
+    pub largest_at: String,
+}
+
+/// The bytes of a value of type `ty` with the symbols of `env`; `None`
+/// when that overflows 64 bits (a `?` dim counts as empty).
+fn type_bytes(ty: &Type, env: &SymEnv) -> Option<u64> {
+    let Type::Tensor(tt) = ty else { return Some(0) };
+    let mut n = tt.dtype.byte_size() as u64;
+    for d in &tt.dims {
+        let k = match *d {
+            Dim::Static(k) => k,
+            Dim::Sym(s) => env.get(&s).copied().unwrap_or(0),
+            Dim::Dynamic => 0,
+        };
+        n = n.checked_mul(u64::try_from(k).unwrap_or(0))?;
+    }
+    Some(n)
 }
 
 /// Checks an input against its plan type and binds its symbolic dims.

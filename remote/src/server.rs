@@ -510,7 +510,9 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
         Ok(Ok(x)) => x,
     };
     let Msg::Hello { major, minor, token, client, .. } = hello else { unreachable!("kind 1 decodes to a hello") };
-    if major != VERSION_MAJOR {
+    // An older minor is served; a newer one may send what this server
+    // cannot read.
+    if major != VERSION_MAJOR || minor > VERSION_MINOR {
         let m = format!("client speaks protocol {major}.{minor}; this server speaks {VERSION_MAJOR}.{VERSION_MINOR} (upgrade the older side)");
         send_error(state, wr, request, ErrorCode::Version, m).await;
         return None;

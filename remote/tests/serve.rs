@@ -166,8 +166,28 @@ fn bad_token_and_version_are_refused() {
         Msg::Error { code: ErrorCode::Version, message } => assert!(message.contains("9.0") && message.contains("1.0"), "{message}"),
         other => panic!("{other:?}"),
     }
+    // A newer minor of this major: the server cannot know what it may send.
+    let hello = Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR + 1, features: 0, token: b"s3cret".to_vec(), client: "newer".into() };
+    let (reply, _) = raw_exchange(&s.addr, &frame(&hello, 1));
+    assert!(matches!(reply, Msg::Error { code: ErrorCode::Version, .. }), "{reply:?}");
     ok.ping().unwrap();
     let _ = std::fs::remove_file(dir);
+}
+
+#[test]
+fn a_public_address_needs_a_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("without --auth-token-file"), "{err}");
+    // Loopback needs none; a public address with --allow-no-auth starts.
+    let _ = serve(&[]);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", "0.0.0.0:0", "--allow-no-auth"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(line.contains("listening on"), "{line}");
 }
 
 fn frame(m: &Msg, request: u64) -> Vec<u8> {

@@ -24,6 +24,16 @@ fn parse_bytes(s: &str) -> Result<u64, String> {
     Ok((n * scale as f64) as u64)
 }
 
+/// Whether `listen` is reachable from this host only: a Unix socket or a
+/// loopback address.
+fn local_only(listen: &str) -> bool {
+    if listen.starts_with("unix://") {
+        return true;
+    }
+    let host = listen.rsplit_once(':').map_or(listen, |(h, _)| h).trim_start_matches('[').trim_end_matches(']');
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
 fn main() {
     let serve_cmd = Command::new("serve")
         .about("Serve plans to Genie clients (TCP or a Unix socket)")
@@ -36,7 +46,8 @@ fn main() {
         .arg(Arg::new("max-request").long("max-request").value_parser(parse_bytes).help("the largest payload one request may carry (default: the memory limit)"))
         .arg(Arg::new("tls-cert").long("tls-cert").requires("tls-key").help("PEM certificate chain: serve TCP clients over TLS"))
         .arg(Arg::new("tls-key").long("tls-key").requires("tls-cert").help("PEM private key for --tls-cert"))
-        .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"));
+        .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"))
+        .arg(Arg::new("allow-no-auth").long("allow-no-auth").action(clap::ArgAction::SetTrue).help("serve a non-loopback address without --auth-token-file (a private network only: anyone who reaches it runs plans)"));
     let calibrate_cmd = Command::new("calibrate")
         .about("Measure this host's device (f32 GEMM rate, memory read bandwidth, memory) and, with --link, the link to a server; print them as a target file")
         .arg(Arg::new("name").long("name").default_value("dev0").help("the device's name in the target"))
@@ -92,6 +103,11 @@ fn main() {
             }
         },
     };
+    let listen = a.get_one::<String>("listen").unwrap();
+    if token.is_none() && !a.get_flag("allow-no-auth") && !local_only(listen) {
+        eprintln!("genie-runtime: error: refusing to serve {listen} without --auth-token-file: anyone who can reach it could run plans and read what they compute (pass --allow-no-auth on a private network)");
+        std::process::exit(2);
+    }
     let memory_limit = *a.get_one::<u64>("memory-limit").unwrap();
     let tls = match (a.get_one::<String>("tls-cert"), a.get_one::<String>("tls-key")) {
         (Some(cert), Some(key)) => match genie_remote::tls::server_config(cert, key) {

@@ -35,6 +35,7 @@ pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit:
             metrics: None,
             idle_timeout: std::time::Duration::from_secs(600),
             max_payload: memory_limit,
+            payload_timeout: std::time::Duration::from_secs(30),
             ready: Some(tx),
             tls: None,
         };

@@ -30,6 +30,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The largest payload one request may carry.
     pub max_payload: u64,
+    /// How long a request's meta or payload may go without a byte arriving
+    /// before the connection is closed (a stalled frame holds nothing long).
+    pub payload_timeout: Duration,
     /// Told the address actually bound (for `--listen 127.0.0.1:0` in-process).
     pub ready: Option<std::sync::mpsc::Sender<String>>,
     /// TLS on TCP connections (see `tls::server_config`).
@@ -407,9 +410,9 @@ async fn drain<R: AsyncRead + Unpin>(r: &mut R, mut n: u64) -> io::Result<()> {
 /// Skips the payload of a refused frame: reads it off the stream, or drops
 /// the shared-memory descriptor that carried it, so the next frame (and
 /// the next descriptor) line up.
-async fn skip_payload<R: AsyncRead + Unpin>(rd: &mut R, session: &Session, h: &Header) -> io::Result<()> {
+async fn skip_payload<R: AsyncRead + Unpin>(rd: &mut R, session: &Session, h: &Header, stall: Duration) -> io::Result<()> {
     if h.flags & FLAG_SHM == 0 {
-        return drain(rd, h.payload_len).await;
+        return drain_timed(rd, h.payload_len, stall).await;
     }
     if let Some(q) = &session.fds {
         q.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
@@ -550,14 +553,15 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
         send_error(state, wr, h.request, ErrorCode::Malformed, e.clone()).await;
         return Err(Closed::Fatal(e));
     }
+    let stall = state.config.payload_timeout;
     let mut meta = vec![0u8; h.meta_len as usize];
-    read_exact(rd, &mut meta).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+    read_timed(rd, &mut meta, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
     m.bytes_received.fetch_add(HEADER_LEN as u64 + h.meta_len as u64 + h.payload_len, Relaxed);
     let parsed = Msg::decode_meta(h.kind, &meta).map_err(|e| e.0).and_then(|msg| check_payload(&msg, h.payload_len).map(|metas| (msg, metas)).map_err(|e| e.0));
     let (msg, metas) = match parsed {
         Ok(x) => x,
         Err(e) => {
-            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             send_error(state, wr, h.request, ErrorCode::Malformed, e).await;
             return Ok(());
         }
@@ -565,22 +569,20 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     // A retried run gets the reply it already had.
     if matches!(msg, Msg::Run { .. }) {
         if let Some((_, reply, data)) = session.recent.iter().find(|(id, _, _)| *id == h.request) {
-            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             let n = write_frame(wr, h.request, reply, data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             m.bytes_sent.fetch_add(n, Relaxed);
             return Ok(());
         }
     }
-    // Payload memory is reserved before it is read.
-    if h.payload_len > 0 {
+    if h.flags & FLAG_SHM != 0 {
+        // The segment exists already: its bytes are reserved at once.
         let reserved = state.store().reserve(h.payload_len, &format!("the {} payload", msg.name()));
         if let Err((code, e)) = reserved {
-            skip_payload(rd, session, &h).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            skip_payload(rd, session, &h, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             send_error(state, wr, h.request, code, e).await;
             return Ok(());
         }
-    }
-    if h.flags & FLAG_SHM != 0 {
         let reply = match shm_payload(session, &metas, h.payload_len) {
             Err(e) => {
                 state.store().release(h.payload_len);
@@ -601,22 +603,28 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
         }
         return reply_to(state, session, wr, h.request, matches!(msg, Msg::Run { .. }), reply).await;
     }
+    // Payload memory is taken from the account as the bytes arrive, not on
+    // the header's word: a frame that stalls holds only what it sent.
     let mut payload = Vec::with_capacity(metas.len());
     let mut bad = None;
+    let mut reserved = 0u64;
+    let what = format!("the {} payload", msg.name());
     for t in metas {
         // Every tensor is read even after a bad one, so the stream stays in step.
-        match read_tensor(rd, t).await {
+        let r = if bad.is_some() { drain_timed(rd, t.bytes().unwrap_or(0), stall).await.map(|()| Err((ErrorCode::Malformed, String::new()))) } else { read_tensor(state, rd, t, &mut reserved, &what, stall).await };
+        match r {
             Ok(Ok(x)) => payload.push(x),
             Ok(Err(e)) => bad = bad.or(Some(e)),
             Err(e) => {
-                state.store().release(h.payload_len);
+                state.store().release(reserved);
                 return Err(Closed::Fatal(e.to_string()));
             }
         }
     }
-    if let Some(e) = bad {
-        state.store().release(h.payload_len);
-        send_error(state, wr, h.request, ErrorCode::Malformed, format!("{}: {e}", msg.name())).await;
+    if let Some((code, e)) = bad {
+        state.store().release(reserved);
+        let e = if code == ErrorCode::Malformed { format!("{}: {e}", msg.name()) } else { e };
+        send_error(state, wr, h.request, code, e).await;
         return Ok(());
     }
     if matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. }) {
@@ -628,7 +636,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
     let reply = session.handle(msg, payload);
     if !keeps_payload {
-        state.store().release(h.payload_len);
+        state.store().release(reserved);
     }
     reply_to(state, session, wr, h.request, is_run, reply).await
 }
@@ -773,12 +781,48 @@ fn receive_buffer(bytes: usize) -> Vec<u64> {
     words
 }
 
-/// Reads one payload tensor straight into its own buffer (no staging copy).
-async fn read_tensor<R: AsyncRead + Unpin>(rd: &mut R, t: TensorMeta) -> io::Result<Result<Tensor, String>> {
+/// A payload is read and accounted this much at a time.
+const PAYLOAD_CHUNK: usize = 8 << 20;
+
+/// Fills `buf`, each chunk of it given `stall` to arrive.
+async fn read_timed<R: AsyncRead + Unpin>(rd: &mut R, buf: &mut [u8], stall: Duration) -> io::Result<()> {
+    for chunk in buf.chunks_mut(PAYLOAD_CHUNK) {
+        match timeout(stall, read_exact(rd, chunk)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::Error::new(io::ErrorKind::TimedOut, format!("no request bytes for {stall:?} in the middle of a frame; closing the connection"))),
+        }
+    }
+    Ok(())
+}
+
+/// Reads and throws away `n` bytes, each chunk given `stall` to arrive.
+async fn drain_timed<R: AsyncRead + Unpin>(rd: &mut R, n: u64, stall: Duration) -> io::Result<()> {
+    match timeout(stall.saturating_mul(u32::try_from(n.div_ceil(PAYLOAD_CHUNK as u64)).unwrap_or(u32::MAX).max(1)), drain(rd, n)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "a refused payload stalled; closing the connection")),
+    }
+}
+
+/// Reads one payload tensor straight into its own buffer (no staging copy),
+/// taking each chunk from the memory account (adding to `reserved`) just
+/// before it is read. `Ok(Err)`: refused, the rest of it read and dropped.
+async fn read_tensor<R: AsyncRead + Unpin>(state: &State, rd: &mut R, t: TensorMeta, reserved: &mut u64, what: &str, stall: Duration) -> io::Result<Result<Tensor, (ErrorCode, String)>> {
     let n = t.bytes().unwrap_or(0) as usize;
     let mut words = receive_buffer(n);
-    read_exact(rd, genie_runtime::tensor::words_as_bytes(&mut words, n)).await?;
-    Ok(Tensor::from_words(words, t.dtype, t.shape))
+    let bytes = genie_runtime::tensor::words_as_bytes(&mut words, n);
+    let mut done = 0;
+    while done < n {
+        let k = (n - done).min(PAYLOAD_CHUNK);
+        let taken = state.store().reserve(k as u64, what);
+        if let Err(refused) = taken {
+            drain_timed(rd, (n - done) as u64, stall).await?;
+            return Ok(Err(refused));
+        }
+        *reserved += k as u64;
+        read_timed(rd, &mut bytes[done..done + k], stall).await?;
+        done += k;
+    }
+    Ok(Tensor::from_words(words, t.dtype, t.shape).map_err(|e| (ErrorCode::Malformed, e)))
 }
 
 async fn metrics_loop(l: TcpListener, state: Arc<State>) {

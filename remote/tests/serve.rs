@@ -217,6 +217,46 @@ fn raw_exchange(addr: &str, bytes: &[u8]) -> (Msg, bool) {
     (reply, closed)
 }
 
+#[test]
+fn a_stalled_frame_holds_no_memory_and_is_cut_off() {
+    // The attack: headers declaring payloads of nearly the whole limit,
+    // then silence. Another client's upload must still fit, and the
+    // stalled connections must be closed.
+    let s = serve(&["--memory-limit", "64MiB", "--payload-timeout", "1"]);
+    let big = TensorMeta { dtype: DType::F32, shape: vec![15 << 20] }; // 60 MiB
+    let mut stalled = vec![];
+    for _ in 0..3 {
+        let mut a = TcpStream::connect(&s.addr).unwrap();
+        a.set_read_timeout(Some(T)).unwrap();
+        a.write_all(&hello()).unwrap();
+        assert!(matches!(read_reply(&mut a), Some(Msg::Welcome { .. })));
+        let m = Msg::PutTensor { hash: [5; 32], meta: big.clone() };
+        let meta = m.encode_meta();
+        let mut f = Header { kind: m.kind(), flags: 0, meta_len: meta.len() as u32, payload_len: 60 << 20, request: 2 }.encode().to_vec();
+        f.extend_from_slice(&meta);
+        f.extend_from_slice(&[0u8; 1000]); // a few bytes, then nothing
+        a.write_all(&f).unwrap();
+        stalled.push(a);
+    }
+    let mut c = connect(&s);
+    let w = Tensor::from_vec(vec![8 << 20], vec![1f32; 8 << 20]).unwrap(); // 32 MiB
+    c.put_tensor(tensor_hash(&w), &w).unwrap();
+    for mut a in stalled {
+        // The server gives up on the frame and closes the connection
+        // (before the client's 10 s read timeout).
+        let mut b = [0u8; 64];
+        let closed = loop {
+            match a.read(&mut b) {
+                Ok(0) => break true,
+                Ok(_) => continue, // an error reply first
+                Err(_) => break false,
+            }
+        };
+        assert!(closed, "a stalled connection stayed open");
+    }
+    c.ping().unwrap();
+}
+
 fn error_of(m: Msg) -> (ErrorCode, String) {
     match m {
         Msg::Error { code, message } => (code, message),

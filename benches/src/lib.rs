@@ -36,6 +36,7 @@ pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit:
             idle_timeout: std::time::Duration::from_secs(600),
             max_payload: memory_limit,
             payload_timeout: std::time::Duration::from_secs(30),
+            max_connections: 256,
             ready: Some(tx),
             tls: None,
         };

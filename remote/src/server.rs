@@ -30,6 +30,8 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// The largest payload one request may carry.
     pub max_payload: u64,
+    /// Connections served at once; one more gets an error and is closed.
+    pub max_connections: u64,
     /// How long a request's meta or payload may go without a byte arriving
     /// before the connection is closed (a stalled frame holds nothing long).
     pub payload_timeout: Duration,
@@ -42,6 +44,7 @@ pub struct Config {
 #[derive(Default)]
 struct Metrics {
     connections: AtomicU64,
+    connections_open: AtomicU64,
     sessions_active: AtomicU64,
     requests: AtomicU64,
     errors: AtomicU64,
@@ -448,6 +451,15 @@ async fn send_error<W: AsyncWrite + Unpin>(state: &State, w: &mut W, request: u6
     }
 }
 
+/// One open connection, counted while it lives.
+struct Open<'a>(&'a AtomicU64);
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
 /// Why a connection ended (for the log).
 enum Closed {
     Peer,
@@ -458,7 +470,14 @@ enum Closed {
 
 async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State>, stream: S, peer: String, fds: Option<FdQueue>, mut shutdown: watch::Receiver<bool>) {
     state.metrics.connections.fetch_add(1, Relaxed);
+    let open = state.metrics.connections_open.fetch_add(1, Relaxed) + 1;
+    let _open = Open(&state.metrics.connections_open);
     let (rd, mut wr) = tokio::io::split(stream);
+    if open > state.config.max_connections {
+        let m = format!("the server has {} connections open, its limit; try again later", state.config.max_connections);
+        send_error(&state, &mut wr, 0, ErrorCode::OutOfMemory, m).await;
+        return;
+    }
     let mut rd = BufReader::with_capacity(64 << 10, rd);
     let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer, fds.is_some()).await else { return };
     session.fds = fds;
@@ -554,10 +573,20 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
         return Err(Closed::Fatal(e));
     }
     let stall = state.config.payload_timeout;
+    // The meta buffer is counted too (up to MAX_META per connection).
+    let meta_reserved = state.store().reserve(h.meta_len as u64, "a request's meta");
+    if let Err((code, e)) = meta_reserved {
+        send_error(state, wr, h.request, code, format!("{e}; closing the connection")).await;
+        return Err(Closed::Fatal(e));
+    }
     let mut meta = vec![0u8; h.meta_len as usize];
-    read_timed(rd, &mut meta, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+    let read = read_timed(rd, &mut meta, stall).await;
+    let parsed = read.map(|()| Msg::decode_meta(h.kind, &meta));
+    state.store().release(h.meta_len as u64);
+    drop(meta);
+    let decoded = parsed.map_err(|e| Closed::Fatal(e.to_string()))?;
     m.bytes_received.fetch_add(HEADER_LEN as u64 + h.meta_len as u64 + h.payload_len, Relaxed);
-    let parsed = Msg::decode_meta(h.kind, &meta).map_err(|e| e.0).and_then(|msg| check_payload(&msg, h.payload_len).map(|metas| (msg, metas)).map_err(|e| e.0));
+    let parsed = decoded.map_err(|e| e.0).and_then(|msg| check_payload(&msg, h.payload_len).map(|metas| (msg, metas)).map_err(|e| e.0));
     let (msg, metas) = match parsed {
         Ok(x) => x,
         Err(e) => {
@@ -850,8 +879,9 @@ fn render_metrics(state: &State) -> String {
         let (p, t) = s.counts();
         (s.used(), s.limit, p, t, s.evictions)
     };
-    let rows: [(&str, &str, &str, u64); 14] = [
+    let rows: [(&str, &str, &str, u64); 15] = [
         ("genie_connections_total", "counter", "Connections accepted.", m.connections.load(Relaxed)),
+        ("genie_connections_open", "gauge", "Connections open now.", m.connections_open.load(Relaxed)),
         ("genie_sessions_active", "gauge", "Sessions open now.", m.sessions_active.load(Relaxed)),
         ("genie_requests_total", "counter", "Requests received.", m.requests.load(Relaxed)),
         ("genie_errors_total", "counter", "Requests answered with an error.", m.errors.load(Relaxed)),

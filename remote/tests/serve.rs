@@ -257,6 +257,30 @@ fn a_stalled_frame_holds_no_memory_and_is_cut_off() {
     c.ping().unwrap();
 }
 
+#[test]
+fn connections_beyond_the_cap_are_refused_and_the_slot_comes_back() {
+    let s = serve(&["--max-connections", "2"]);
+    let mut a = connect(&s);
+    let b = connect(&s);
+    let e = Client::connect(&s.addr, b"", T).err().expect("a third connection must be refused");
+    assert!(e.message.contains("connections open"), "{e}");
+    a.ping().unwrap();
+    drop(b);
+    // The server notices the close; then a new client fits.
+    let mut tries = 0;
+    let mut c = loop {
+        match Client::connect(&s.addr, b"", T) {
+            Ok(c) => break c,
+            Err(_) if tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    c.ping().unwrap();
+}
+
 fn error_of(m: Msg) -> (ErrorCode, String) {
     match m {
         Msg::Error { code, message } => (code, message),

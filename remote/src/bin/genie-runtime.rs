@@ -43,6 +43,7 @@ fn main() {
         .arg(Arg::new("auth-token-file").long("auth-token-file").help("a file holding the shared secret clients must present"))
         .arg(Arg::new("metrics").long("metrics").help("host:port for a Prometheus /metrics endpoint"))
         .arg(Arg::new("idle-timeout").long("idle-timeout").default_value("600").value_parser(clap::value_parser!(u64)).help("seconds a silent session lives"))
+        .arg(Arg::new("max-connections").long("max-connections").default_value("256").value_parser(clap::value_parser!(u64)).help("connections served at once"))
         .arg(Arg::new("payload-timeout").long("payload-timeout").default_value("30").value_parser(clap::value_parser!(u64)).help("seconds a request may go without a byte arriving mid-frame"))
         .arg(Arg::new("max-request").long("max-request").value_parser(parse_bytes).help("the largest payload one request may carry (default: the memory limit)"))
         .arg(Arg::new("tls-cert").long("tls-cert").requires("tls-key").help("PEM certificate chain: serve TCP clients over TLS"))
@@ -127,6 +128,7 @@ fn main() {
         metrics: a.get_one::<String>("metrics").cloned(),
         idle_timeout: Duration::from_secs(*a.get_one::<u64>("idle-timeout").unwrap()),
         max_payload: a.get_one::<u64>("max-request").copied().unwrap_or(memory_limit),
+        max_connections: *a.get_one::<u64>("max-connections").unwrap(),
         payload_timeout: Duration::from_secs((*a.get_one::<u64>("payload-timeout").unwrap()).max(1)),
         ready: None,
         tls,

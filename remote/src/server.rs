@@ -282,7 +282,7 @@ impl Session {
                     e.bind(&name, t).map_err(|e| (ErrorCode::BadPlan, e))?;
                 }
                 let e = Arc::new(e);
-                self.state.store().insert_exec(key, &e);
+                self.state.store().insert_exec(key, &plan_hash, &e);
                 e
             }
         };

@@ -6,8 +6,9 @@
 //! is uploaded, so what one session uploads can never change what another
 //! computes, and a wrong upload under a hash never blocks the right one.
 //!
-//! Shared tensors nobody uses (no loaded plan binds them) are evicted least
-//! recently used first when a reservation would pass the memory limit.
+//! Shared tensors nobody uses (no loaded plan binds them) and plans nobody
+//! has loaded (no session holds an executable made from them) are evicted
+//! least recently used first when a reservation would pass the memory limit.
 //! Session tensors (KV caches, kept outputs) are never evicted: a request
 //! that needs more memory than is left gets an out-of-memory error instead.
 
@@ -25,11 +26,19 @@ struct Shared {
     last_use: u64,
 }
 
+struct StoredPlan {
+    plan: Arc<Plan>,
+    bytes: u64,
+    last_use: u64,
+    /// The executables loaded from it; it is evictable once all are gone.
+    loaded: Vec<Weak<Executable>>,
+}
+
 pub struct Store {
     pub limit: u64,
     used: u64,
     tick: u64,
-    plans: HashMap<Hash, Arc<Plan>>,
+    plans: HashMap<Hash, StoredPlan>,
     tensors: HashMap<Hash, Shared>,
     /// Loaded plans by (plan, constant bindings): clients of one model share one.
     execs: HashMap<Hash, Weak<Executable>>,
@@ -62,7 +71,7 @@ impl Store {
         if self.used.saturating_add(bytes) > self.limit {
             return Err((
                 ErrorCode::OutOfMemory,
-                format!("{what} needs {bytes} bytes; {} of the {} byte limit are in use by tensors that cannot be evicted", self.used, self.limit),
+                format!("{what} needs {bytes} bytes; {} of the {} byte limit are held by what cannot be evicted (session tensors, loaded plans and their weights)", self.used, self.limit),
             ));
         }
         self.used += bytes;
@@ -74,22 +83,20 @@ impl Store {
     }
 
     fn evict(&mut self, mut need: u64) {
-        let mut idle: Vec<(u64, Hash)> = self
-            .tensors
-            .iter()
-            // Only the store holds the storage: no loaded plan binds it.
-            .filter(|(_, s)| Arc::strong_count(s.tensor.storage()) == 1)
-            .map(|(h, s)| (s.last_use, *h))
-            .collect();
+        // Only the store holds the storage: no loaded plan binds it.
+        let tensors = self.tensors.iter().filter(|(_, s)| Arc::strong_count(s.tensor.storage()) == 1).map(|(h, s)| (s.last_use, false, *h));
+        let plans = self.plans.iter().filter(|(_, p)| p.loaded.iter().all(|w| w.strong_count() == 0)).map(|(h, p)| (p.last_use, true, *h));
+        let mut idle: Vec<(u64, bool, Hash)> = tensors.chain(plans).collect();
         idle.sort_unstable();
-        for (_, h) in idle {
+        for (_, is_plan, h) in idle {
             if need == 0 {
                 break;
             }
-            if let Some(s) = self.tensors.remove(&h) {
-                tracing::info!(hash = %hex(&h), bytes = s.bytes, "evicting unused shared tensor");
-                self.used = self.used.saturating_sub(s.bytes);
-                need = need.saturating_sub(s.bytes);
+            let bytes = if is_plan { self.plans.remove(&h).map(|p| p.bytes) } else { self.tensors.remove(&h).map(|s| s.bytes) };
+            if let Some(bytes) = bytes {
+                tracing::info!(hash = %hex(&h), bytes, what = if is_plan { "plan" } else { "shared tensor" }, "evicting an unused upload");
+                self.used = self.used.saturating_sub(bytes);
+                need = need.saturating_sub(bytes);
                 self.evictions += 1;
             }
         }
@@ -109,7 +116,8 @@ impl Store {
         }
         let plan = genie_plan::decode(bytes).map_err(|e| (ErrorCode::BadPlan, format!("plan {}: {e}", &hex(&hash)[..16])))?;
         self.reserve(bytes.len() as u64, "the plan")?;
-        self.plans.insert(hash, Arc::new(plan));
+        self.tick += 1;
+        self.plans.insert(hash, StoredPlan { plan: Arc::new(plan), bytes: bytes.len() as u64, last_use: self.tick, loaded: vec![] });
         Ok(())
     }
 
@@ -125,8 +133,12 @@ impl Store {
         self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick });
     }
 
-    pub fn plan(&self, h: &Hash) -> Result<Arc<Plan>, Refusal> {
-        self.plans.get(h).cloned().ok_or_else(|| (ErrorCode::Missing, format!("plan {} was not uploaded (or the server restarted)", hex(h))))
+    pub fn plan(&mut self, h: &Hash) -> Result<Arc<Plan>, Refusal> {
+        self.tick += 1;
+        let tick = self.tick;
+        let p = self.plans.get_mut(h).ok_or_else(|| (ErrorCode::Missing, format!("plan {} was not uploaded (or was evicted, or the server restarted)", hex(h))))?;
+        p.last_use = tick;
+        Ok(p.plan.clone())
     }
 
     /// A shared tensor (verified when it was stored).
@@ -143,7 +155,12 @@ impl Store {
         self.execs.get(key).and_then(Weak::upgrade)
     }
 
-    pub fn insert_exec(&mut self, key: Hash, e: &Arc<Executable>) {
+    /// Caches executable `e` (made from plan `plan`) under `key`.
+    pub fn insert_exec(&mut self, key: Hash, plan: &Hash, e: &Arc<Executable>) {
+        if let Some(p) = self.plans.get_mut(plan) {
+            p.loaded.retain(|w| w.strong_count() > 0);
+            p.loaded.push(Arc::downgrade(e));
+        }
         self.execs.insert(key, Arc::downgrade(e));
     }
 }
@@ -173,6 +190,37 @@ mod tests {
         assert_eq!(code, ErrorCode::OutOfMemory);
         assert!(msg.contains("d needs 50 bytes"), "{msg}");
         drop(held);
+    }
+
+    fn tiny_plan(name: &str) -> Vec<u8> {
+        use genie_plan::{AttrDict, Builder, DType, DeviceKind, Dim, Op, Role, Type};
+        let mut b = Builder::new(name);
+        let d = b.device("dev0", DeviceKind::Cpu);
+        let ty = Type::tensor(vec![Dim::Static(4)], DType::F32);
+        let x = b.input(d, &ty, Role::Input);
+        let y = b.call(d, Op::Neg, &[x], &AttrDict::new(), &[ty])[0];
+        b.output(y, false);
+        genie_plan::encode(&b.finish().unwrap())
+    }
+
+    #[test]
+    fn plans_nobody_loaded_are_evicted_loaded_ones_stay() {
+        let (a, b) = (tiny_plan("a"), tiny_plan("b"));
+        let (ha, hb) = (hash_bytes(&[&a]), hash_bytes(&[&b]));
+        let mut s = Store::new((a.len() + b.len()) as u64);
+        s.put_plan(ha, &a).unwrap();
+        s.put_plan(hb, &b).unwrap();
+        // `a` is loaded by a session; `b` was uploaded and left.
+        let exe = Arc::new(Executable::load((*s.plan(&ha).unwrap()).clone()).unwrap());
+        s.insert_exec([9; 32], &ha, &exe);
+        s.reserve(b.len() as u64, "a tensor").unwrap();
+        assert!(s.has(&ha) && !s.has(&hb));
+        assert_eq!(s.evictions, 1);
+        // While loaded, `a` cannot go; once its last executable is gone, it can.
+        assert_eq!(s.reserve(a.len() as u64, "more").unwrap_err().0, ErrorCode::OutOfMemory);
+        drop(exe);
+        s.reserve(a.len() as u64, "more").unwrap();
+        assert!(!s.has(&ha), "a plan whose executables are gone is evictable");
     }
 
     #[test]

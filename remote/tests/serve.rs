@@ -281,6 +281,32 @@ fn connections_beyond_the_cap_are_refused_and_the_slot_comes_back() {
     c.ping().unwrap();
 }
 
+#[test]
+fn plans_left_behind_do_not_fill_the_server() {
+    // The attack: valid plans padded (here with long debug locations) until
+    // they fill the account, then the uploader leaves. Others must still fit.
+    let s = serve(&["--memory-limit", "2MiB"]);
+    let mut attacker = connect(&s);
+    for i in 0..6 {
+        let mut b = Builder::new(format!("pad{i}"));
+        let d = b.device("dev0", DeviceKind::Cpu);
+        let ty = Type::tensor(vec![Dim::Static(4)], DType::F32);
+        let x = b.input(d, &ty, Role::Input);
+        b.set_location(Some(&"x".repeat(300_000)));
+        let y = b.call(d, Op::Neg, &[x], &AttrDict::new(), &[ty])[0];
+        b.output(y, false);
+        let plan = genie_plan::encode(&b.finish().unwrap());
+        let _ = attacker.put_plan(hash_bytes(&[&plan]), &plan);
+    }
+    drop(attacker);
+    let mut c = connect(&s);
+    let w = Tensor::from_vec(vec![256 << 10], vec![1f32; 256 << 10]).unwrap(); // 1 MiB
+    c.put_tensor(tensor_hash(&w), &w).unwrap();
+    let exec = load(&mut c);
+    let input = x(1);
+    c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+}
+
 fn error_of(m: Msg) -> (ErrorCode, String) {
     match m {
         Msg::Error { code, message } => (code, message),

@@ -298,7 +298,6 @@ impl Session {
             self.drop_handle(h)?;
         }
         let loaded = self.execs.get(exec as usize).ok_or_else(|| (ErrorCode::UnknownHandle, format!("no loaded plan #{exec} in this session")))?;
-        let small_inputs = payload.iter().map(tensor_bytes).sum::<u64>() <= 64 << 10;
         let mut args = args.into_iter();
         let mut data = payload.into_iter();
         let mut inputs = Vec::with_capacity(loaded.bound.len());
@@ -327,13 +326,20 @@ impl Session {
         let need = exe.memory_needed(&inputs).map_err(|e| (ErrorCode::Execution, e))?;
         self.state.store().reserve(need.peak, &format!("this run of plan #{exec} (its largest value, {} bytes, made by {})", need.largest, need.largest_at))?;
         let reserved = Reservation { state: self.state.clone(), bytes: need.peak };
+        let input_bytes: u64 = inputs.iter().map(|v| if let Value::Tensor(t) = v { tensor_bytes(t) } else { 0 }).sum();
         let start = Instant::now();
         // Kernels run on this worker thread (rayon inside); a panic in one is
         // an error for this request, never the end of the server.
         let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
         // A short plan runs right here; a long one first hands this worker's
         // other connections to another thread (which costs a thread wake-up).
-        let result = if exe.plan().num_instructions() <= 64 && small_inputs { run() } else { tokio::task::block_in_place(run) };
+        // A small run (few instructions over little data: the inputs, bound
+        // weights included, and what it makes) runs right here; anything
+        // bigger first hands this worker's other connections to another
+        // thread (which costs a thread wake-up), so a long run never delays
+        // another session's ping or small call.
+        let small = exe.plan().num_instructions() <= 64 && input_bytes <= 64 << 10 && need.peak <= 64 << 10;
+        let result = if small { run() } else { tokio::task::block_in_place(run) };
         // Kept outputs are counted on their own below.
         drop(reserved);
         self.state.metrics.runs.fetch_add(1, Relaxed);

@@ -324,15 +324,16 @@ impl Session {
         // before anything runs: a plan that would allocate more than the
         // server has gets an error, never an abort.
         let need = exe.memory_needed(&inputs).map_err(|e| (ErrorCode::Execution, e))?;
-        self.state.store().reserve(need.peak, &format!("this run of plan #{exec} (its largest value, {} bytes, made by {})", need.largest, need.largest_at))?;
+        if let Err((code, e)) = self.state.store().reserve(need.peak, "this run") {
+            let (d, pc) = need.largest_at;
+            return Err((code, format!("{e} (plan #{exec}: its largest value, {} bytes, is made by {})", need.largest, exe.describe(d, pc))));
+        }
         let reserved = Reservation { state: self.state.clone(), bytes: need.peak };
         let input_bytes: u64 = inputs.iter().map(|v| if let Value::Tensor(t) = v { tensor_bytes(t) } else { 0 }).sum();
         let start = Instant::now();
         // Kernels run on this worker thread (rayon inside); a panic in one is
         // an error for this request, never the end of the server.
         let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
-        // A short plan runs right here; a long one first hands this worker's
-        // other connections to another thread (which costs a thread wake-up).
         // A small run (few instructions over little data: the inputs, bound
         // weights included, and what it makes) runs right here; anything
         // bigger first hands this worker's other connections to another
@@ -725,7 +726,7 @@ fn shm_payload(_: &Session, _: &[TensorMeta], _: u64) -> Result<Vec<Tensor>, Str
     Err("shared-memory payloads need Linux".into())
 }
 
-/// A tensor's content hash, on all cores (large shared-memory uploads).
+/// A tensor's content hash, on all cores (every upload is checked with it).
 fn hash_parallel(t: &Tensor) -> Hash {
     let c = t.contiguous();
     let mut h = blake3::Hasher::new();

@@ -320,16 +320,12 @@ impl Executable {
                 if let Step::Call { op, results, result_types, .. } = step {
                     if !op.def().is_view() {
                         for (&r, ty) in results.iter().zip(result_types) {
-                            let bytes = type_bytes(ty, &env).ok_or_else(|| {
-                                let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
-                                format!("stream #{d} instruction {pc} ('{op}'{at}): a result of type {ty} has more bytes than a 64-bit size holds")
-                            })?;
+                            let bytes = type_bytes(ty, &env).ok_or_else(|| format!("{}: a result of type {ty} has more bytes than a 64-bit size holds", self.describe(d, pc)))?;
                             held[r as usize] = bytes;
                             live = live.saturating_add(bytes);
                             if bytes > need.largest {
-                                let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
                                 need.largest = bytes;
-                                need.largest_at = format!("stream #{d} instruction {pc} ('{op}'{at})");
+                                need.largest_at = (d, pc);
                             }
                         }
                     }
@@ -342,6 +338,21 @@ impl Executable {
             need.peak = need.peak.saturating_add(peak);
         }
         Ok(need)
+    }
+
+    /// Instruction `pc` of stream `d` for a message: "stream #0 instruction
+    /// 3 ('sem.add' at model.py:12)".
+    pub fn describe(&self, d: usize, pc: usize) -> String {
+        let op = match self.streams.get(d).and_then(|s| s.get(pc)) {
+            Some((Step::Call { op, .. }, _)) => op.name(),
+            Some((Step::Load { .. }, _)) => "load",
+            Some((Step::Store { .. }, _)) => "store",
+            Some((Step::Send { .. }, _)) => "send",
+            Some((Step::Await { .. }, _)) => "await",
+            None => "?",
+        };
+        let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
+        format!("stream #{d} instruction {pc} ('{op}'{at})")
     }
 
     /// Runs every stream until each has finished: a stream runs until it
@@ -397,10 +408,7 @@ impl Executable {
                 let prepared = self.prepare_buffers(d, buffers, frame)?;
                 let ctx = Ctx { op: *op, attrs: &self.attrs[*attrs], results: result_types, unused, env, buffers: &prepared };
                 let start = self.profile.as_ref().map(|_| Instant::now());
-                let outs = self.devices[d].queue().dispatch(*kernel, &ctx, &args).map_err(|e| {
-                    let at = self.plan.location(d, pc).map(|l| format!(" at {l}")).unwrap_or_default();
-                    format!("stream #{d} instruction {pc} ('{op}'{at}): {e}")
-                })?;
+                let outs = self.devices[d].queue().dispatch(*kernel, &ctx, &args).map_err(|e| format!("{}: {e}", self.describe(d, pc)))?;
                 if let (Some(p), Some(t)) = (&self.profile, start) {
                     if let Ok(mut m) = p.lock() {
                         let e = m.entry(*op).or_default();
@@ -483,9 +491,10 @@ impl Executable {
 pub struct MemoryNeed {
     /// Bytes held at once, at most.
     pub peak: u64,
-    /// The largest single result, and the instruction that makes it.
+    /// The largest single result, and the instruction that makes it
+    /// (stream, index; [`Executable::describe`] names it).
     pub largest: u64,
-    pub largest_at: String,
+    pub largest_at: (usize, usize),
 }
 
 /// The bytes of a value of type `ty` with the symbols of `env`; `None`

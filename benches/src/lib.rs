@@ -39,6 +39,7 @@ pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit:
             max_connections: 256,
             ready: Some(tx),
             tls: None,
+            run_workers: 2,
         };
         rt.block_on(genie_remote::server::serve(config, shutdown)).expect("genie-runtime serve");
     });

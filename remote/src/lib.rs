@@ -8,6 +8,8 @@ pub mod rdma;
 #[cfg(target_os = "linux")]
 pub mod shm;
 #[cfg(feature = "server")]
+pub mod scheduler;
+#[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
 pub mod store;

@@ -8,6 +8,7 @@
 //! reply to that client alone; the server keeps serving everyone else.
 
 use crate::protocol::*;
+use crate::scheduler::RunQueue;
 use crate::store::{tensor_bytes, Refusal, Store};
 use genie_runtime::{Executable, Tensor, Value};
 use std::collections::{HashMap, VecDeque};
@@ -39,6 +40,8 @@ pub struct Config {
     pub ready: Option<std::sync::mpsc::Sender<String>>,
     /// TLS on TCP connections (see `tls::server_config`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Threads taking runs from the device queue (all but tiny runs).
+    pub run_workers: usize,
 }
 
 #[derive(Default)]
@@ -58,6 +61,8 @@ struct Metrics {
 struct State {
     config: Config,
     store: Mutex<Store>,
+    /// The device's run queue: kernels run on its workers, not IO threads.
+    device: RunQueue,
     metrics: Metrics,
     next_session: AtomicU64,
 }
@@ -72,7 +77,8 @@ impl State {
 /// Serves until `shutdown` turns true, then stops accepting, lets each
 /// connection finish its current request, and returns.
 pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
-    let state = Arc::new(State { store: Mutex::new(Store::new(config.memory_limit)), config, metrics: Metrics::default(), next_session: AtomicU64::new(1) });
+    let device = RunQueue::new("cpu", config.run_workers)?;
+    let state = Arc::new(State { store: Mutex::new(Store::new(config.memory_limit)), device, config, metrics: Metrics::default(), next_session: AtomicU64::new(1) });
     if let Some(addr) = &state.config.metrics {
         let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("metrics address {addr}: {e}")))?;
         println!("genie-runtime: metrics on http://{}/metrics", l.local_addr()?);
@@ -167,6 +173,7 @@ struct LoadedExec {
 impl Drop for Session {
     fn drop(&mut self) {
         self.state.store().release(self.held);
+        self.state.device.forget(self.id);
         self.state.metrics.sessions_active.fetch_sub(1, Relaxed);
         tracing::info!(session = self.id, freed = self.held, tensors = self.tensors.len(), "session closed");
     }
@@ -197,7 +204,7 @@ impl Session {
         Ok(())
     }
 
-    fn handle(&mut self, msg: Msg, payload: Vec<Tensor>) -> Reply {
+    async fn handle(&mut self, msg: Msg, payload: Vec<Tensor>) -> Reply {
         match msg {
             Msg::Ping => Ok((Msg::Pong, vec![])),
             Msg::Has { hashes } => {
@@ -225,7 +232,7 @@ impl Session {
                 Ok((Msg::Ok, vec![]))
             }
             Msg::Load { plan, binds } => self.load(plan, binds),
-            Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release),
+            Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release).await,
             Msg::Fetch { handle } => {
                 let t = self.tensors.get(&handle).ok_or_else(|| unknown_handle(handle))?.contiguous();
                 Ok((Msg::Data { meta: TensorMeta { dtype: t.dtype(), shape: t.shape.clone() } }, vec![t]))
@@ -290,7 +297,7 @@ impl Session {
         Ok((Msg::Loaded { exec: (self.execs.len() - 1) as u32 }, vec![]))
     }
 
-    fn run(&mut self, exec: u32, args: Vec<Arg>, payload: Vec<Tensor>, ret: Vec<bool>, release: Vec<u64>) -> Reply {
+    async fn run(&mut self, exec: u32, args: Vec<Arg>, payload: Vec<Tensor>, ret: Vec<bool>, release: Vec<u64>) -> Reply {
         if let Some(h) = release.iter().find(|h| !self.tensors.contains_key(h)) {
             return Err(unknown_handle(*h));
         }
@@ -330,21 +337,29 @@ impl Session {
         }
         let reserved = Reservation { state: self.state.clone(), bytes: need.peak };
         let input_bytes: u64 = inputs.iter().map(|v| if let Value::Tensor(t) = v { tensor_bytes(t) } else { 0 }).sum();
-        let start = Instant::now();
-        // Kernels run on this worker thread (rayon inside); a panic in one is
-        // an error for this request, never the end of the server.
-        let run = || std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
-        // A small run (few instructions over little data: the inputs, bound
-        // weights included, and what it makes) runs right here; anything
-        // bigger first hands this worker's other connections to another
-        // thread (which costs a thread wake-up), so a long run never delays
-        // another session's ping or small call.
         let small = exe.plan().num_instructions() <= 64 && input_bytes <= 64 << 10 && need.peak <= 64 << 10;
-        let result = if small { run() } else { tokio::task::block_in_place(run) };
+        // A panic in a kernel is an error for this request, never the end
+        // of the server.
+        let run = move || {
+            let start = Instant::now();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
+            (r, start.elapsed())
+        };
+        // A small run (few instructions over little data: the inputs, bound
+        // weights included, and what it makes) is done in microseconds and
+        // runs right here: handing it to another thread and back costs more
+        // than it does (measured: +5% on a tiny call across cores, +27% on
+        // one core). Anything bigger goes to the device's run queue, fair
+        // between sessions, and this IO thread serves other connections.
+        let (result, took) = if small {
+            run()
+        } else {
+            self.state.device.submit(self.id, run).await.map_err(|_| (ErrorCode::Execution, "the device worker stopped during the run".to_string()))?
+        };
         // Kept outputs are counted on their own below.
         drop(reserved);
         self.state.metrics.runs.fetch_add(1, Relaxed);
-        let server_micros = start.elapsed().as_micros() as u64;
+        let server_micros = took.as_micros() as u64;
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
         let outs = match result {
             Ok(Ok(outs)) => outs,
@@ -627,7 +642,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             Ok(payload) => {
                 // Shared uploads keep their reservation (the store holds them).
                 let keeps = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
-                let r = session.handle(msg.clone(), payload);
+                let r = session.handle(msg.clone(), payload).await;
                 if !keeps {
                     state.store().release(h.payload_len);
                 }
@@ -670,7 +685,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     // Shared uploads keep their reservation (the store now holds them);
     // run inputs are only borrowed for the call.
     let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
-    let reply = session.handle(msg, payload);
+    let reply = session.handle(msg, payload).await;
     if !keeps_payload {
         state.store().release(reserved);
     }
@@ -886,7 +901,8 @@ fn render_metrics(state: &State) -> String {
         let (p, t) = s.counts();
         (s.used(), s.limit, p, t, s.evictions)
     };
-    let rows: [(&str, &str, &str, u64); 15] = [
+    let (waiting, running) = state.device.depth();
+    let rows: [(&str, &str, &str, u64); 17] = [
         ("genie_connections_total", "counter", "Connections accepted.", m.connections.load(Relaxed)),
         ("genie_connections_open", "gauge", "Connections open now.", m.connections_open.load(Relaxed)),
         ("genie_sessions_active", "gauge", "Sessions open now.", m.sessions_active.load(Relaxed)),
@@ -896,6 +912,8 @@ fn render_metrics(state: &State) -> String {
         ("genie_bytes_sent_total", "counter", "Bytes written to clients.", m.bytes_sent.load(Relaxed)),
         ("genie_upload_bytes_total", "counter", "Payload bytes of uploaded plans and shared tensors.", m.upload_bytes.load(Relaxed)),
         ("genie_runs_total", "counter", "Plan runs.", m.runs.load(Relaxed)),
+        ("genie_runs_waiting", "gauge", "Runs queued for the device now.", waiting as u64),
+        ("genie_runs_running", "gauge", "Runs on the device now.", running as u64),
         ("genie_run_seconds_total", "counter", "Time spent running plans, in microseconds.", m.run_micros.load(Relaxed)),
         ("genie_memory_in_use_bytes", "gauge", "Bytes held by plans, shared tensors and session tensors.", used),
         ("genie_memory_limit_bytes", "gauge", "The memory limit.", limit),

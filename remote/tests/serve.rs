@@ -710,3 +710,107 @@ fn calibrate_prints_a_target_the_compiler_reads() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot reach tcp://127.0.0.1:1"));
 }
+
+/// `x @ x @ ... @ x` (`k` products) over an `n` × `n` input: long on the
+/// device, short on the wire. With every entry 1/n the product is x again.
+fn heavy_plan(n: i64, k: usize) -> Vec<u8> {
+    let mut b = Builder::new("f");
+    let d = b.device("dev0", DeviceKind::Cpu);
+    let sq = Type::tensor(vec![Dim::Static(n), Dim::Static(n)], DType::F32);
+    let x = b.input(d, &sq, Role::Input);
+    let mut y = x;
+    for _ in 0..k {
+        y = b.call(d, Op::Mm, &[y, x], &AttrDict::new(), std::slice::from_ref(&sq))[0];
+    }
+    b.output(y, false);
+    genie_plan::encode(&b.finish().unwrap())
+}
+
+fn uniform(n: usize) -> Tensor {
+    Tensor::from_vec(vec![n, n], vec![1.0 / n as f32; n * n]).unwrap()
+}
+
+/// A client that has loaded `heavy_plan(n, k)`.
+fn heavy_client(s: &Server, n: usize, k: usize) -> (Client, u32) {
+    let mut c = Client::connect(&s.addr, b"", Duration::from_secs(120)).expect("connect");
+    let plan = heavy_plan(n as i64, k);
+    let ph = hash_bytes(&[&plan]);
+    if !c.has(vec![ph]).unwrap()[0] {
+        c.put_plan(ph, &plan).unwrap();
+    }
+    let exec = c.load(ph, vec![]).unwrap();
+    (c, exec)
+}
+
+fn wait_for_metric(s: &Server, name: &str, at_least: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(s, name) < at_least {
+        assert!(Instant::now() < deadline, "{name} never reached {at_least}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn a_long_run_does_not_delay_another_sessions_ping_or_small_call() {
+    // One IO thread and one general device worker: the long run takes the
+    // worker; the other session's ping and small call must still come back
+    // while it runs.
+    let s = serve(&["--threads", "1", "--run-workers", "1", "--metrics", "127.0.0.1:0"]);
+    let n = 768;
+    let (mut heavy, exec) = heavy_client(&s, n, 60);
+    let input = uniform(n);
+    let long = std::thread::spawn(move || heavy.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).map(|(_, data, _)| data));
+    wait_for_metric(&s, "genie_runs_running", 1);
+    let mut other = connect(&s);
+    let small = load(&mut other);
+    for _ in 0..3 {
+        other.ping().unwrap();
+        let v = x(1);
+        let (_, data, _) = other.run(small, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap();
+        assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+    }
+    assert!(!long.is_finished(), "the long run ended before the small calls: make it longer, the test proves nothing");
+    assert_eq!(metric(&s, "genie_runs_running"), 1, "the long run is still on the device");
+    let out = long.join().unwrap().unwrap();
+    let v = out[0].to_vec::<f32>().unwrap();
+    assert!(v.iter().all(|&e| (e - 1.0 / n as f32).abs() < 1e-6), "{}", v[0]);
+}
+
+#[test]
+fn sessions_that_keep_the_device_busy_wait_behind_a_light_one() {
+    // Three sessions run long plans back to back on one device worker. A
+    // fourth session's call (too big for the small lane) is taken as soon
+    // as the run in progress ends: at most one of theirs completes while
+    // it waits, not one per busy session as in a plain FIFO (or, with the
+    // runs side by side, all of them slowed by the light one).
+    let s = serve(&["--run-workers", "1", "--metrics", "127.0.0.1:0"]);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let n = 512;
+    let mut busy = vec![];
+    for _ in 0..3 {
+        let (mut c, exec) = heavy_client(&s, n, 24);
+        let stop = stop.clone();
+        busy.push(std::thread::spawn(move || {
+            let input = uniform(n);
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+            }
+        }));
+    }
+    // Two rounds each first, so their use of the device is on the books.
+    wait_for_metric(&s, "genie_runs_total", 6);
+    let (mut light, exec) = heavy_client(&s, 256, 1);
+    let input = uniform(256);
+    let mut worst = 0;
+    for _ in 0..4 {
+        let before = metric(&s, "genie_runs_total");
+        light.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+        let others = metric(&s, "genie_runs_total") - before - 1;
+        worst = worst.max(others);
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for t in busy {
+        t.join().unwrap();
+    }
+    assert!(worst <= 1, "{worst} runs of the busy sessions completed while the light session's call waited");
+}

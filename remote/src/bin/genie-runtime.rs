@@ -48,6 +48,7 @@ fn main() {
         .arg(Arg::new("max-request").long("max-request").value_parser(parse_bytes).help("the largest payload one request may carry (default: the memory limit)"))
         .arg(Arg::new("tls-cert").long("tls-cert").requires("tls-key").help("PEM certificate chain: serve TCP clients over TLS"))
         .arg(Arg::new("tls-key").long("tls-key").requires("tls-cert").help("PEM private key for --tls-cert"))
+        .arg(Arg::new("run-workers").long("run-workers").default_value("2").value_parser(clap::value_parser!(u64).range(1..256)).help("device workers: runs bigger than a tiny call queue for them, fairly between sessions"))
         .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"))
         .arg(Arg::new("allow-no-auth").long("allow-no-auth").action(clap::ArgAction::SetTrue).help("serve a non-loopback address without --auth-token-file (a private network only: anyone who reaches it runs plans)"));
     let calibrate_cmd = Command::new("calibrate")
@@ -132,6 +133,7 @@ fn main() {
         payload_timeout: Duration::from_secs((*a.get_one::<u64>("payload-timeout").unwrap()).max(1)),
         ready: None,
         tls,
+        run_workers: *a.get_one::<u64>("run-workers").unwrap() as usize,
     };
     let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {

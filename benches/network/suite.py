@@ -76,7 +76,7 @@ def env_for(iface):
 
 
 def start_genie(link):
-    proc = subprocess.Popen(link.server_cmd([SERVER, "serve", "--listen", f"{link.server_ip}:{GENIE_PORT}", "--allow-no-auth"]), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    proc = subprocess.Popen(link.server_cmd([SERVER, "serve", "--listen", f"{link.server_ip}:{GENIE_PORT}", "--insecure"]), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = proc.stdout.readline()
     if "listening on" not in line:
         proc.kill()

@@ -40,6 +40,7 @@ pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit:
             ready: Some(tx),
             tls: None,
             run_workers: 2,
+            resume_grace: std::time::Duration::from_secs(60),
         };
         rt.block_on(genie_remote::server::serve(config, shutdown)).expect("genie-runtime serve");
     });

@@ -58,11 +58,14 @@ impl RemoteClient {
     /// or `unix:///path`).
     /// `tls_ca`: PEM certificates to trust for `tls://` addresses.
     #[new]
-    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true, tls_ca=None))]
-    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool, tls_ca: Option<&str>) -> PyResult<Self> {
+    /// `resume`: seconds a broken connection is retried, taking the same
+    /// session back, before a call fails (0: never).
+    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true, tls_ca=None, resume=30.0))]
+    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool, tls_ca: Option<&str>, resume: f64) -> PyResult<Self> {
         let token = token.unwrap_or("").as_bytes().to_vec();
         let mut c = py.detach(|| Client::connect_with(url, &token, Duration::from_secs_f64(timeout.max(0.001)), tls_ca)).map_err(remote_error)?;
         c.progress = progress;
+        c.resume_window = Duration::from_secs_f64(resume.max(0.0));
         Ok(RemoteClient { inner: Some(c) })
     }
 
@@ -167,8 +170,10 @@ impl RemoteClient {
 
     /// Cumulative counters for this connection.
     fn stats<'py>(&mut self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = self.client()?.stats;
+        let c = self.client()?;
+        let (s, resumes) = (c.stats, c.resumes);
         let d = PyDict::new(py);
+        d.set_item("resumes", resumes)?;
         d.set_item("bytes_sent", s.bytes_sent)?;
         d.set_item("bytes_received", s.bytes_received)?;
         d.set_item("round_trips", s.round_trips)?;

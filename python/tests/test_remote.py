@@ -356,3 +356,82 @@ def test_tls_and_unix_socket_transports(tmp_path):
     finally:
         tls.stop()
         unix.stop()
+
+
+class Relay:
+    """A TCP relay to a server that a test can break: ``cut()`` resets
+    every relayed connection, as a dropped link or a restarted middlebox
+    does (the server sees a reset, not a clean close)."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = "tcp://127.0.0.1:%d" % self.listener.getsockname()[1]
+        self.sockets = []
+        self.forwarded = 0
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            host, port = self.upstream.rsplit(":", 1)
+            server = socket.create_connection((host, int(port)))
+            with self.lock:
+                self.sockets += [client, server]
+            for a, b in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, a, b):
+        try:
+            while data := a.recv(1 << 16):
+                b.sendall(data)
+                with self.lock:
+                    self.forwarded += len(data)
+        except OSError:
+            pass
+
+    def cut(self):
+        import struct
+
+        with self.lock:
+            socks, self.sockets = self.sockets, []
+        for s in socks:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+
+    def close(self):
+        self.cut()
+        self.listener.close()
+
+
+def test_generate_survives_a_reset_connection(server):
+    """The link to the server resets in the middle of generate(): the
+    client resumes its session (the KV caches are still there) and the
+    tokens are exactly eager's."""
+    model, prompt = tiny_gpt2()
+    eager = generate(model, prompt, 24)
+    relay = Relay(server.addr)
+    try:
+        model.compile(backend="genie", options={"remote": relay.url})
+        assert torch.equal(generate(model, prompt, 2), eager[:, : prompt.shape[1] + 2])
+        resumes = genie.stats()["resumes"]
+        start = relay.forwarded
+
+        def cut_mid_generate():
+            # A few decode steps in (each moves a few KB).
+            while relay.forwarded - start < 20_000:
+                time.sleep(0.001)
+            relay.cut()
+
+        t = threading.Thread(target=cut_mid_generate)
+        t.start()
+        out = generate(model, prompt, 24)
+        t.join()
+        assert torch.equal(out, eager)
+        assert genie.stats()["resumes"] > resumes, "the session was resumed, not replaced"
+    finally:
+        relay.close()

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 pub struct RemoteError {
     pub code: Option<ErrorCode>,
     pub message: String,
+    /// Nothing listens at the address: the server process is gone.
+    refused: bool,
 }
 
 impl std::fmt::Display for RemoteError {
@@ -35,7 +37,7 @@ impl std::error::Error for RemoteError {}
 type Result<T> = std::result::Result<T, RemoteError>;
 
 fn transport(message: impl Into<String>) -> RemoteError {
-    RemoteError { code: None, message: message.into() }
+    RemoteError { code: None, message: message.into(), refused: false }
 }
 
 /// What crossed the wire, cumulative for this client.
@@ -104,6 +106,18 @@ impl Endpoint {
 
 pub struct Client {
     stream: Stream,
+    /// Where and how it connected (to resume the session on a new connection).
+    url: String,
+    token: Vec<u8>,
+    timeout: Duration,
+    tls_ca: Option<String>,
+    /// The session's resume secret (servers from protocol 1.1 send one).
+    resume: Option<Hash>,
+    /// How long a broken connection is retried, resuming the session,
+    /// before a call fails (zero: never).
+    pub resume_window: Duration,
+    /// Sessions resumed after a broken connection.
+    pub resumes: u64,
     pub session: u64,
     pub server_features: u64,
     max_payload: u64,
@@ -125,47 +139,86 @@ impl Client {
     /// [`Client::connect`], trusting the PEM certificates in `tls_ca` for
     /// `tls://` addresses.
     pub fn connect_with(url: &str, token: &[u8], timeout: Duration, tls_ca: Option<&str>) -> Result<Client> {
-        let stream = match Endpoint::parse(url)? {
-            Endpoint::Tcp(addr) => {
-                let s = tcp_connect(&addr, timeout)?;
-                let c = s.try_clone();
-                Stream::new(s, c, None)?
-            }
-            Endpoint::Tls(addr) => {
-                let ca = tls_ca.ok_or_else(|| transport(format!("{url}: TLS needs a certificate to trust (option tls_ca or GENIE_REMOTE_TLS_CA)")))?;
-                let config = crate::tls::client_config(ca).map_err(transport)?;
-                let host = addr.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(&addr);
-                let tls = crate::tls::SharedTls::connect(config, host, tcp_connect(&addr, timeout)?).map_err(transport)?;
-                Stream::new(tls.clone(), Ok(tls), None)?
-            }
-            #[cfg(unix)]
-            Endpoint::Unix(path) => {
-                let s = UnixStream::connect(&path).map_err(|e| transport(format!("cannot connect to unix socket {path}: {e}")))?;
-                s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
-                s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
-                let c = s.try_clone();
-                let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
-                Stream::new(s, c, Some(fd))?
-            }
-            #[cfg(not(unix))]
-            Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
+        let stream = open(url, timeout, tls_ca)?;
+        let mut c = Client {
+            stream,
+            url: url.to_string(),
+            token: token.to_vec(),
+            timeout,
+            tls_ca: tls_ca.map(str::to_string),
+            resume: None,
+            resume_window: Duration::from_secs(30),
+            resumes: 0,
+            session: 0,
+            server_features: 0,
+            max_payload: u64::MAX,
+            next_request: 1,
+            stats: Stats::default(),
+            progress: false,
         };
-        let mut c = Client { stream, session: 0, server_features: 0, max_payload: u64::MAX, next_request: 1, stats: Stats::default(), progress: false };
+        c.hello(None)?;
+        Ok(c)
+    }
+
+    /// Shakes hands on the current stream, asking for `resume` (a session
+    /// id and its secret) back; returns the session the server gave.
+    fn hello(&mut self, resume: Option<(u64, Hash)>) -> Result<u64> {
         let hello = Msg::Hello {
             major: VERSION_MAJOR,
             minor: VERSION_MINOR,
             features: FEATURE_UNIX_SOCKET | FEATURE_SHM,
-            token: token.to_vec(),
+            token: self.token.clone(),
             client: format!("genie-client {}", env!("CARGO_PKG_VERSION")),
+            resume,
         };
-        match c.call(&hello, &[])?.0 {
-            Msg::Welcome { session, features, max_payload, .. } => {
-                c.session = session;
-                c.server_features = features;
-                c.max_payload = max_payload;
-                Ok(c)
+        let id = self.next_request;
+        self.next_request += 1;
+        match self.exchange(id, &hello, &[])?.0 {
+            Msg::Welcome { session, features, max_payload, resume, .. } => {
+                self.session = session;
+                self.server_features = features;
+                self.max_payload = max_payload;
+                self.resume = resume;
+                Ok(session)
             }
             other => Err(transport(format!("expected a welcome, got {}", other.name()))),
+        }
+    }
+
+    /// After a broken connection: connects again and takes the session
+    /// back, retrying within `resume_window`. Fails when the server no
+    /// longer has the session (restarted, or past its grace period).
+    fn resume_session(&mut self, broken: &RemoteError) -> Result<()> {
+        let Some(secret) = self.resume.filter(|_| !self.resume_window.is_zero()) else { return Err(broken.clone()) };
+        let session = self.session;
+        let deadline = Instant::now() + self.resume_window;
+        let mut wait = Duration::from_millis(20);
+        loop {
+            // Each attempt gets a short connect timeout, so a partitioned
+            // link is retried rather than waited on.
+            let attempt = open(&self.url, self.timeout.min(Duration::from_secs(2)), self.tls_ca.as_deref()).and_then(|stream| {
+                self.stream = stream;
+                self.hello(Some((session, secret)))
+            });
+            match attempt {
+                // The same secret back: the same session (a restarted
+                // server may hand out the same id to a new one).
+                Ok(s) if s == session && self.resume == Some(secret) => {
+                    self.resumes += 1;
+                    tracing::info!(session, "resumed the session after: {}", broken.message);
+                    return Ok(());
+                }
+                Ok(_) => return Err(transport(format!("{}; the server no longer has session {session} (restarted, or past its grace period)", broken.message))),
+                // A refusal (auth, version) will not change by retrying, and
+                // a server whose port is closed has lost its sessions.
+                Err(e) if e.code.is_some() => return Err(e),
+                Err(e) if e.refused => return Err(transport(format!("{}; reconnecting: {e}", broken.message))),
+                Err(e) if Instant::now() + wait >= deadline => return Err(transport(format!("{}; resuming the session failed for {:?}: {e}", broken.message, self.resume_window))),
+                Err(_) => {
+                    std::thread::sleep(wait);
+                    wait = (wait * 2).min(Duration::from_millis(500));
+                }
+            }
         }
     }
 
@@ -177,12 +230,26 @@ impl Client {
     }
 
     /// Like [`Client::call`] with a chosen request id (a retry reuses it).
+    /// A broken connection is resumed and the request sent again under the
+    /// same id: the server applies it once.
     pub fn call_with_id(&mut self, id: u64, msg: &Msg, payload: &[&[u8]]) -> Result<(Msg, Vec<Tensor>)> {
+        match self.exchange(id, msg, payload) {
+            Err(e) if e.code.is_none() && self.resume.is_some() => {
+                self.resume_session(&e)?;
+                self.exchange(id, msg, payload)
+            }
+            r => r,
+        }
+    }
+
+    /// One frame out and its reply in, on the current connection.
+    fn exchange(&mut self, id: u64, msg: &Msg, payload: &[&[u8]]) -> Result<(Msg, Vec<Tensor>)> {
         let start = Instant::now();
         let meta = msg.encode_meta();
         let payload_len: u64 = payload.iter().map(|p| p.len() as u64).sum();
         if payload_len > self.max_payload {
             return Err(RemoteError {
+                refused: false,
                 code: Some(ErrorCode::OutOfMemory),
                 message: format!("{} carries {payload_len} bytes; the server accepts at most {} per request", msg.name(), self.max_payload),
             });
@@ -210,7 +277,7 @@ impl Client {
         self.stats.last_server = Duration::ZERO;
         self.stats.wire_time += self.stats.last_wire;
         if let Msg::Error { code, message } = reply {
-            return Err(RemoteError { code: Some(code), message });
+            return Err(RemoteError { code: Some(code), message, refused: false });
         }
         Ok((reply, tensors))
     }
@@ -293,6 +360,35 @@ fn expect_ok(m: Msg, what: &str, ok: impl Fn(&Msg) -> bool) -> Result<()> {
     }
 }
 
+/// A new connection to `url` (no handshake yet).
+fn open(url: &str, timeout: Duration, tls_ca: Option<&str>) -> Result<Stream> {
+    Ok(match Endpoint::parse(url)? {
+        Endpoint::Tcp(addr) => {
+            let s = tcp_connect(&addr, timeout)?;
+            let c = s.try_clone();
+            Stream::new(s, c, None)?
+        }
+        Endpoint::Tls(addr) => {
+            let ca = tls_ca.ok_or_else(|| transport(format!("{url}: TLS needs a certificate to trust (option tls_ca or GENIE_REMOTE_TLS_CA)")))?;
+            let config = crate::tls::client_config(ca).map_err(transport)?;
+            let host = addr.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(&addr);
+            let tls = crate::tls::SharedTls::connect(config, host, tcp_connect(&addr, timeout)?).map_err(transport)?;
+            Stream::new(tls.clone(), Ok(tls), None)?
+        }
+        #[cfg(unix)]
+        Endpoint::Unix(path) => {
+            let s = UnixStream::connect(&path).map_err(|e| RemoteError { refused: matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::NotFound), ..transport(format!("cannot connect to unix socket {path}: {e}")) })?;
+            s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+            s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
+            let c = s.try_clone();
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+            Stream::new(s, c, Some(fd))?
+        }
+        #[cfg(not(unix))]
+        Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
+    })
+}
+
 fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
     let addrs: Vec<_> = addr.to_socket_addrs().map_err(|e| transport(format!("cannot resolve '{addr}': {e}")))?.collect();
     let mut last = None;
@@ -307,7 +403,8 @@ fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
             Err(e) => last = Some(e),
         }
     }
-    Err(transport(format!("cannot connect to {addr}: {}", last.map(|e| e.to_string()).unwrap_or("no address".into()))))
+    let refused = last.as_ref().is_some_and(|e| e.kind() == io::ErrorKind::ConnectionRefused);
+    Err(RemoteError { refused, ..transport(format!("cannot connect to {addr}: {}", last.map(|e| e.to_string()).unwrap_or("no address".into()))) })
 }
 
 /// Payloads at least this large go through shared memory on a Unix socket.

@@ -12,5 +12,7 @@ pub mod scheduler;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]
+pub mod sessions;
+#[cfg(feature = "server")]
 pub mod store;
 pub mod tls;

@@ -16,7 +16,11 @@
 //! A connection starts with `Hello` (protocol version, feature bits, auth
 //! token); the server answers `Welcome` or an `Error` and closes. Request ids
 //! are chosen by the client; the server remembers the last responses of a
-//! session, so a retried `Run` is applied once.
+//! session, so a retried `Run`, `Load` or `Release` is applied once. Since
+//! 1.1 the welcome carries a resume secret: a client whose connection drops
+//! says hello again with its session id and that secret and gets the same
+//! session back (its tensors and loaded plans) within the server's grace
+//! period, then resends what had no reply under the same request id.
 
 use genie_plan::DType;
 use std::fmt;
@@ -25,7 +29,7 @@ pub const MAGIC: [u8; 2] = *b"GN";
 pub const HEADER_LEN: usize = 24;
 /// Major versions must match; a client may be an older minor than the server.
 pub const VERSION_MAJOR: u16 = 1;
-pub const VERSION_MINOR: u16 = 0;
+pub const VERSION_MINOR: u16 = 1;
 /// The longest meta section anyone may send (shapes, handles, names).
 pub const MAX_META: u32 = 1 << 20;
 /// What the hello carries before auth so a stranger cannot make us read more.
@@ -184,8 +188,12 @@ pub enum Out {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Msg {
-    Hello { major: u16, minor: u16, features: u64, token: Vec<u8>, client: String },
-    Welcome { major: u16, minor: u16, features: u64, session: u64, max_payload: u64 },
+    /// `resume`: a session to take back (its id and resume secret); 1.1.
+    Hello { major: u16, minor: u16, features: u64, token: Vec<u8>, client: String, resume: Option<(u64, Hash)> },
+    /// `resume`: the secret that takes this session back after a drop (1.1;
+    /// sent to 1.1 clients only). A resumed session comes back with the
+    /// secret the hello presented; a new one with a new secret.
+    Welcome { major: u16, minor: u16, features: u64, session: u64, max_payload: u64, resume: Option<Hash> },
     Error { code: ErrorCode, message: String },
     Ping,
     Pong,
@@ -251,19 +259,26 @@ impl Msg {
     pub fn encode_meta(&self) -> Vec<u8> {
         let mut w = Writer(Vec::with_capacity(64));
         match self {
-            Msg::Hello { major, minor, features, token, client } => {
+            Msg::Hello { major, minor, features, token, client, resume } => {
                 w.u16(*major);
                 w.u16(*minor);
                 w.varint(*features);
                 w.bytes(token);
                 w.bytes(client.as_bytes());
+                if let Some((session, secret)) = resume {
+                    w.varint(*session);
+                    w.0.extend_from_slice(secret);
+                }
             }
-            Msg::Welcome { major, minor, features, session, max_payload } => {
+            Msg::Welcome { major, minor, features, session, max_payload, resume } => {
                 w.u16(*major);
                 w.u16(*minor);
                 w.varint(*features);
                 w.varint(*session);
                 w.varint(*max_payload);
+                if let Some(secret) = resume {
+                    w.0.extend_from_slice(secret);
+                }
             }
             Msg::Error { code, message } => {
                 w.u16(*code as u16);
@@ -377,8 +392,23 @@ impl Msg {
     pub fn decode_meta(kind: u8, meta: &[u8]) -> Result<Msg> {
         let mut r = Reader { buf: meta, pos: 0, what: kind_name(kind) };
         let msg = match kind {
-            1 => Msg::Hello { major: r.u16()?, minor: r.u16()?, features: r.varint()?, token: r.bytes()?.to_vec(), client: r.string()? },
-            2 => Msg::Welcome { major: r.u16()?, minor: r.u16()?, features: r.varint()?, session: r.varint()?, max_payload: r.varint()? },
+            // Fields a later minor added are read only when present.
+            1 => Msg::Hello {
+                major: r.u16()?,
+                minor: r.u16()?,
+                features: r.varint()?,
+                token: r.bytes()?.to_vec(),
+                client: r.string()?,
+                resume: if r.at_end() { None } else { Some((r.varint()?, r.hash()?)) },
+            },
+            2 => Msg::Welcome {
+                major: r.u16()?,
+                minor: r.u16()?,
+                features: r.varint()?,
+                session: r.varint()?,
+                max_payload: r.varint()?,
+                resume: if r.at_end() { None } else { Some(r.hash()?) },
+            },
             3 => Msg::Error { code: ErrorCode::from_u16(r.u16()?), message: r.string()? },
             4 => Msg::Ping,
             5 => Msg::Pong,
@@ -582,6 +612,9 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    fn at_end(&self) -> bool {
+        self.pos == self.buf.len()
+    }
     fn take(&mut self, n: usize, field: &str) -> Result<&'a [u8]> {
         if self.buf.len() - self.pos < n {
             return err(format!("{}: truncated meta: {field} needs {n} bytes at offset {}, {} left", self.what, self.pos, self.buf.len() - self.pos));
@@ -686,19 +719,39 @@ mod tests {
     use super::*;
 
     fn roundtrip(m: Msg) {
+        roundtrip_with_tail(m, None)
+    }
+
+    /// `m` roundtrips, and every strict prefix is rejected with an error,
+    /// never a panic — except the one that ends where `without` (`m` less
+    /// the fields a later minor version added) ends, which decodes to it.
+    fn roundtrip_with_tail(m: Msg, without: Option<Msg>) {
         let meta = m.encode_meta();
         assert_eq!(Msg::decode_meta(m.kind(), &meta).unwrap(), m);
-        // Every strict prefix is rejected with an error, never a panic.
+        let short = without.as_ref().map(|w| w.encode_meta().len());
         for cut in 0..meta.len() {
-            assert!(Msg::decode_meta(m.kind(), &meta[..cut]).is_err(), "{} prefix {cut}", m.name());
+            let r = Msg::decode_meta(m.kind(), &meta[..cut]);
+            if Some(cut) == short {
+                assert_eq!(r.as_ref().ok(), without.as_ref(), "{} prefix {cut}", m.name());
+            } else {
+                assert!(r.is_err(), "{} prefix {cut}", m.name());
+            }
         }
     }
 
     #[test]
     fn messages_roundtrip_and_prefixes_fail() {
         let t = TensorMeta { dtype: DType::F32, shape: vec![2, 300, 1] };
-        roundtrip(Msg::Hello { major: 1, minor: 0, features: 3, token: b"secret".to_vec(), client: "py".into() });
-        roundtrip(Msg::Welcome { major: 1, minor: 0, features: 1, session: 99, max_payload: 1 << 40 });
+        roundtrip(Msg::Hello { major: 1, minor: 0, features: 3, token: b"secret".to_vec(), client: "py".into(), resume: None });
+        roundtrip_with_tail(
+            Msg::Hello { major: 1, minor: 1, features: 3, token: vec![], client: "py".into(), resume: Some((7, [9; 32])) },
+            Some(Msg::Hello { major: 1, minor: 1, features: 3, token: vec![], client: "py".into(), resume: None }),
+        );
+        roundtrip(Msg::Welcome { major: 1, minor: 0, features: 1, session: 99, max_payload: 1 << 40, resume: None });
+        roundtrip_with_tail(
+            Msg::Welcome { major: 1, minor: 1, features: 1, session: 99, max_payload: 1 << 40, resume: Some([3; 32]) },
+            Some(Msg::Welcome { major: 1, minor: 1, features: 1, session: 99, max_payload: 1 << 40, resume: None }),
+        );
         roundtrip(Msg::Error { code: ErrorCode::OutOfMemory, message: "too big".into() });
         roundtrip(Msg::Has { hashes: vec![[7; 32], [9; 32]] });
         roundtrip(Msg::HasReply { present: vec![true, false, true, true, false, false, false, false, true] });

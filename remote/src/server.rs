@@ -9,6 +9,7 @@
 
 use crate::protocol::*;
 use crate::scheduler::RunQueue;
+use crate::sessions::{new_secret, Claim, Sessions};
 use crate::store::{tensor_bytes, Refusal, Store};
 use genie_runtime::{Executable, Tensor, Value};
 use std::collections::{HashMap, VecDeque};
@@ -42,6 +43,9 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Threads taking runs from the device queue (all but tiny runs).
     pub run_workers: usize,
+    /// How long a session whose connection broke waits, with everything it
+    /// holds, for its client to resume it (zero: freed at once).
+    pub resume_grace: Duration,
 }
 
 #[derive(Default)]
@@ -63,6 +67,8 @@ struct State {
     store: Mutex<Store>,
     /// The device's run queue: kernels run on its workers, not IO threads.
     device: RunQueue,
+    /// Which sessions are attached to a connection, and which are parked.
+    sessions: Mutex<Sessions<Session>>,
     metrics: Metrics,
     next_session: AtomicU64,
 }
@@ -72,13 +78,19 @@ impl State {
         // A panic elsewhere must not take the server down with a poisoned lock.
         self.store.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions<Session>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Serves until `shutdown` turns true, then stops accepting, lets each
 /// connection finish its current request, and returns.
 pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::Result<()> {
     let device = RunQueue::new("cpu", config.run_workers)?;
-    let state = Arc::new(State { store: Mutex::new(Store::new(config.memory_limit)), device, config, metrics: Metrics::default(), next_session: AtomicU64::new(1) });
+    let sessions = Mutex::new(Sessions::new(config.max_connections as usize));
+    let state = Arc::new(State { store: Mutex::new(Store::new(config.memory_limit)), device, sessions, config, metrics: Metrics::default(), next_session: AtomicU64::new(1) });
+    tokio::spawn(expire_parked(state.clone()));
     if let Some(addr) = &state.config.metrics {
         let l = TcpListener::bind(addr).await.map_err(|e| io::Error::new(e.kind(), format!("metrics address {addr}: {e}")))?;
         println!("genie-runtime: metrics on http://{}/metrics", l.local_addr()?);
@@ -147,19 +159,36 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
     }
     tracing::info!(connections = tasks.len(), "shutting down: waiting for connections to finish their current request");
     let _ = timeout(Duration::from_secs(10), async { while tasks.join_next().await.is_some() {} }).await;
+    let parked = state.sessions().drain();
+    drop(parked);
     Ok(())
+}
+
+/// Frees parked sessions whose grace period is over.
+async fn expire_parked(state: Arc<State>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let gone = state.sessions().expired(Instant::now());
+        for s in &gone {
+            tracing::info!(session = s.id, "nobody resumed the session within {:?}", state.config.resume_grace);
+        }
+        drop(gone);
+    }
 }
 
 /// A session's state: loaded plans and the tensors it keeps.
 struct Session {
     id: u64,
+    /// What a client presents to take this session back after a drop.
+    secret: Hash,
     state: Arc<State>,
     execs: Vec<LoadedExec>,
     tensors: HashMap<u64, Tensor>,
     held: u64,
     next_handle: u64,
-    /// The last replies to `run` by request id, so a retry is applied once.
-    recent: VecDeque<(u64, Msg, Vec<Tensor>)>,
+    /// The last replies to requests with effects, so a retry is applied
+    /// once; the tensors they return are counted against the memory limit.
+    recent: VecDeque<Replay>,
     /// Descriptors received on a Unix socket (shared-memory payloads).
     fds: Option<FdQueue>,
 }
@@ -170,9 +199,28 @@ struct LoadedExec {
     bound: Vec<Option<Tensor>>,
 }
 
+/// A reply kept for a retry of its request.
+struct Replay {
+    request: u64,
+    reply: Msg,
+    /// `None` when its tensors did not fit in memory: a retry is refused
+    /// rather than applied twice.
+    data: Option<Vec<Tensor>>,
+    bytes: u64,
+}
+
+/// Replies kept per session.
+const REPLAYS: usize = 4;
+
+/// Requests a retry must not apply twice.
+fn replayable(m: &Msg) -> bool {
+    matches!(m, Msg::Run { .. } | Msg::Load { .. } | Msg::Release { .. })
+}
+
 impl Drop for Session {
     fn drop(&mut self) {
-        self.state.store().release(self.held);
+        let replays: u64 = self.recent.iter().map(|r| r.bytes).sum();
+        self.state.store().release(self.held + replays);
         self.state.device.forget(self.id);
         self.state.metrics.sessions_active.fetch_sub(1, Relaxed);
         tracing::info!(session = self.id, freed = self.held, tensors = self.tensors.len(), "session closed");
@@ -482,12 +530,16 @@ impl Drop for Open<'_> {
     }
 }
 
-/// Why a connection ended (for the log).
+/// Why a connection ended.
 enum Closed {
+    /// A clean close: the client is done (or gone for good).
     Peer,
     Idle,
     Shutdown,
+    /// A broken connection: the session waits to be resumed.
     Fatal(String),
+    /// The client resumed the session on another connection.
+    TakenOver,
 }
 
 async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State>, stream: S, peer: String, fds: Option<FdQueue>, mut shutdown: watch::Receiver<bool>) {
@@ -503,11 +555,13 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State
     let mut rd = BufReader::with_capacity(64 << 10, rd);
     let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer, fds.is_some()).await else { return };
     session.fds = fds;
+    let let_go = state.sessions().attach(session.id, session.secret);
     let why = loop {
         let mut hb = [0u8; HEADER_LEN];
         let read = tokio::select! {
             r = timeout(state.config.idle_timeout, read_exact(&mut rd, &mut hb)) => r,
             _ = shutdown.changed() => break Closed::Shutdown,
+            _ = let_go.notified() => break Closed::TakenOver,
         };
         match read {
             Err(_) => break Closed::Idle,
@@ -520,11 +574,35 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State
             Err(why) => break why,
         }
     };
-    match why {
-        Closed::Peer => tracing::info!(session = session.id, %peer, "client disconnected"),
-        Closed::Idle => tracing::info!(session = session.id, %peer, "session idle for {:?}; closing", state.config.idle_timeout),
+    let id = session.id;
+    let grace = state.config.resume_grace;
+    match &why {
+        Closed::Peer => tracing::info!(session = id, %peer, "client disconnected"),
+        Closed::Idle => tracing::info!(session = id, %peer, "session idle for {:?}; closing", state.config.idle_timeout),
         Closed::Shutdown => send_error(&state, &mut wr, 0, ErrorCode::ShuttingDown, "the server is shutting down".into()).await,
-        Closed::Fatal(e) => tracing::warn!(session = session.id, %peer, "connection dropped: {e}"),
+        Closed::Fatal(e) => tracing::warn!(session = id, %peer, "connection dropped: {e}; the session waits {grace:?} to be resumed"),
+        Closed::TakenOver => tracing::info!(session = id, %peer, "session resumed on a new connection"),
+    }
+    let park = matches!(why, Closed::Fatal(_) | Closed::TakenOver) && !grace.is_zero();
+    let freed = state.sessions().detach(id, session, park.then(|| Instant::now() + grace));
+    drop(freed);
+}
+
+/// Takes back a session for a resuming client, waiting (a while) for a
+/// connection still attached to it to finish its request and let go.
+async fn claim(state: &State, id: u64, secret: &Hash) -> Option<Session> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = state.sessions().claim(id, secret);
+        match found {
+            Claim::Parked(s) => return Some(s),
+            Claim::Gone => return None,
+            Claim::Attached if Instant::now() >= deadline => {
+                tracing::warn!(session = id, "the session's old connection did not let go within 30 s (a long run?)");
+                return None;
+            }
+            Claim::Attached => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
     }
 }
 
@@ -553,7 +631,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
         }
         Ok(Ok(x)) => x,
     };
-    let Msg::Hello { major, minor, token, client, .. } = hello else { unreachable!("kind 1 decodes to a hello") };
+    let Msg::Hello { major, minor, token, client, resume, .. } = hello else { unreachable!("kind 1 decodes to a hello") };
     // An older minor is served; a newer one may send what this server
     // cannot read.
     if major != VERSION_MAJOR || minor > VERSION_MINOR {
@@ -567,14 +645,39 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             return None;
         }
     }
-    let id = state.next_session.fetch_add(1, Relaxed);
+    let resumed = match resume {
+        Some((id, secret)) => {
+            let s = claim(state, id, &secret).await;
+            if s.is_none() {
+                tracing::info!(session = id, %peer, "cannot resume the session (unknown, expired, or a wrong secret); opening a new one");
+            }
+            s
+        }
+        None => None,
+    };
+    let session = match resumed {
+        Some(s) => s,
+        None => {
+            let secret = match new_secret() {
+                Ok(s) => s,
+                Err(e) => {
+                    send_error(state, wr, request, ErrorCode::Execution, format!("cannot make a session secret: {e}")).await;
+                    return None;
+                }
+            };
+            state.metrics.sessions_active.fetch_add(1, Relaxed);
+            let id = state.next_session.fetch_add(1, Relaxed);
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None }
+        }
+    };
     let shm = if same_host && cfg!(target_os = "linux") { FEATURE_SHM } else { 0 };
-    let welcome = Msg::Welcome { major: VERSION_MAJOR, minor: VERSION_MINOR, features: FEATURE_UNIX_SOCKET | shm, session: id, max_payload: state.config.max_payload };
+    // A 1.0 client reads no resume secret.
+    let secret = (minor >= 1).then_some(session.secret);
+    let welcome = Msg::Welcome { major: VERSION_MAJOR, minor: VERSION_MINOR, features: FEATURE_UNIX_SOCKET | shm, session: session.id, max_payload: state.config.max_payload, resume: secret };
     let n = write_frame(wr, request, &welcome, &[]).await.ok()?;
     state.metrics.bytes_sent.fetch_add(n, Relaxed);
-    state.metrics.sessions_active.fetch_add(1, Relaxed);
-    tracing::info!(session = id, %peer, %client, "session opened");
-    Some(Session { id, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None })
+    tracing::info!(session = session.id, %peer, %client, resumed = resume.is_some_and(|(id, _)| id == session.id), "session opened");
+    Some(session)
 }
 
 /// Serves one request whose header is `hb`. `Err` closes the connection
@@ -617,11 +720,16 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             return Ok(());
         }
     };
-    // A retried run gets the reply it already had.
-    if matches!(msg, Msg::Run { .. }) {
-        if let Some((_, reply, data)) = session.recent.iter().find(|(id, _, _)| *id == h.request) {
+    // A retried request gets the reply it already had.
+    if replayable(&msg) {
+        if let Some(r) = session.recent.iter().find(|r| r.request == h.request) {
             skip_payload(rd, session, &h, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
-            let n = write_frame(wr, h.request, reply, data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            let Some(data) = &r.data else {
+                let e = format!("request {} was applied, but its reply's tensors did not fit in memory to be sent again; read what it kept, or run it again", h.request);
+                send_error(state, wr, h.request, ErrorCode::OutOfMemory, e).await;
+                return Ok(());
+            };
+            let n = write_frame(wr, h.request, &r.reply, data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
             m.bytes_sent.fetch_add(n, Relaxed);
             return Ok(());
         }
@@ -652,7 +760,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
         if matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. }) {
             m.upload_bytes.fetch_add(h.payload_len, Relaxed);
         }
-        return reply_to(state, session, wr, h.request, matches!(msg, Msg::Run { .. }), reply).await;
+        return reply_to(state, session, wr, h.request, replayable(&msg), reply).await;
     }
     // Payload memory is taken from the account as the bytes arrive, not on
     // the header's word: a frame that stalls holds only what it sent.
@@ -681,7 +789,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     if matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. }) {
         m.upload_bytes.fetch_add(h.payload_len, Relaxed);
     }
-    let is_run = matches!(msg, Msg::Run { .. });
+    let is_run = replayable(&msg);
     // Shared uploads keep their reservation (the store now holds them);
     // run inputs are only borrowed for the call.
     let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
@@ -692,18 +800,23 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     reply_to(state, session, wr, h.request, is_run, reply).await
 }
 
-/// Sends a reply (or the refusal); a run's reply is remembered for retries.
-async fn reply_to<W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, wr: &mut W, request: u64, is_run: bool, reply: Reply) -> Result<(), Closed> {
+/// Sends a reply (or the refusal). The reply to a request with effects is
+/// remembered first, so a retry after a broken write still finds it.
+async fn reply_to<W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, wr: &mut W, request: u64, replayable: bool, reply: Reply) -> Result<(), Closed> {
     match reply {
         Ok((reply, data)) => {
-            let n = write_frame(wr, request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
-            state.metrics.bytes_sent.fetch_add(n, Relaxed);
-            if is_run {
-                session.recent.push_back((request, reply, data));
-                if session.recent.len() > 4 {
-                    session.recent.pop_front();
+            if replayable {
+                let bytes: u64 = data.iter().map(tensor_bytes).sum();
+                let fits = state.store().reserve(bytes, "a reply kept for a retry").is_ok();
+                let kept = Replay { request, reply: reply.clone(), data: fits.then(|| data.clone()), bytes: if fits { bytes } else { 0 } };
+                session.recent.push_back(kept);
+                if session.recent.len() > REPLAYS {
+                    let old = session.recent.pop_front().expect("more than REPLAYS");
+                    state.store().release(old.bytes);
                 }
             }
+            let n = write_frame(wr, request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+            state.metrics.bytes_sent.fetch_add(n, Relaxed);
         }
         Err((code, e)) => send_error(state, wr, request, code, e).await,
     }
@@ -902,10 +1015,12 @@ fn render_metrics(state: &State) -> String {
         (s.used(), s.limit, p, t, s.evictions)
     };
     let (waiting, running) = state.device.depth();
-    let rows: [(&str, &str, &str, u64); 17] = [
+    let parked = state.sessions().parked() as u64;
+    let rows: [(&str, &str, &str, u64); 18] = [
         ("genie_connections_total", "counter", "Connections accepted.", m.connections.load(Relaxed)),
         ("genie_connections_open", "gauge", "Connections open now.", m.connections_open.load(Relaxed)),
-        ("genie_sessions_active", "gauge", "Sessions open now.", m.sessions_active.load(Relaxed)),
+        ("genie_sessions_active", "gauge", "Sessions open now (parked ones included).", m.sessions_active.load(Relaxed)),
+        ("genie_sessions_parked", "gauge", "Sessions whose connection broke, waiting to be resumed.", parked),
         ("genie_requests_total", "counter", "Requests received.", m.requests.load(Relaxed)),
         ("genie_errors_total", "counter", "Requests answered with an error.", m.errors.load(Relaxed)),
         ("genie_bytes_received_total", "counter", "Bytes read from clients.", m.bytes_received.load(Relaxed)),

@@ -26,7 +26,8 @@ impl Drop for Server {
 
 fn serve(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg("serve")
+        .args(if extra.contains(&"--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
         .args(extra)
         .env("GENIE_LOG", "warn")
         .stdout(Stdio::piped())
@@ -160,16 +161,20 @@ fn bad_token_and_version_are_refused() {
     ok.ping().unwrap();
 
     // A hello from protocol 9.0.
-    let hello = Msg::Hello { major: 9, minor: 0, features: 0, token: b"s3cret".to_vec(), client: "future".into() };
+    let hello = Msg::Hello { major: 9, minor: 0, features: 0, token: b"s3cret".to_vec(), client: "future".into(), resume: None };
     let (reply, _) = raw_exchange(&s.addr, &frame(&hello, 1));
     match reply {
-        Msg::Error { code: ErrorCode::Version, message } => assert!(message.contains("9.0") && message.contains("1.0"), "{message}"),
+        Msg::Error { code: ErrorCode::Version, message } => assert!(message.contains("9.0") && message.contains(&format!("{VERSION_MAJOR}.{VERSION_MINOR}")), "{message}"),
         other => panic!("{other:?}"),
     }
     // A newer minor of this major: the server cannot know what it may send.
-    let hello = Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR + 1, features: 0, token: b"s3cret".to_vec(), client: "newer".into() };
+    let hello = Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR + 1, features: 0, token: b"s3cret".to_vec(), client: "newer".into(), resume: None };
     let (reply, _) = raw_exchange(&s.addr, &frame(&hello, 1));
     assert!(matches!(reply, Msg::Error { code: ErrorCode::Version, .. }), "{reply:?}");
+    // A 1.0 client is served, and gets the welcome it can read (no secret).
+    let hello = Msg::Hello { major: VERSION_MAJOR, minor: 0, features: 0, token: b"s3cret".to_vec(), client: "older".into(), resume: None };
+    let (reply, _) = raw_exchange(&s.addr, &frame(&hello, 1));
+    assert!(matches!(reply, Msg::Welcome { resume: None, .. }), "{reply:?}");
     ok.ping().unwrap();
     let _ = std::fs::remove_file(dir);
 }
@@ -179,10 +184,10 @@ fn a_public_address_needs_a_token() {
     let out = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", "0.0.0.0:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("without --auth-token-file"), "{err}");
-    // Loopback needs none; a public address with --allow-no-auth starts.
+    assert!(err.contains("without --auth-token-file") && err.contains("--tls-cert") && err.contains("--insecure"), "{err}");
+    // Loopback needs none; a public address with --insecure starts.
     let _ = serve(&[]);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", "0.0.0.0:0", "--allow-no-auth"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_genie-runtime")).args(["serve", "--listen", "0.0.0.0:0", "--insecure"]).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let _ = child.kill();
@@ -198,7 +203,7 @@ fn frame(m: &Msg, request: u64) -> Vec<u8> {
 }
 
 fn hello() -> Vec<u8> {
-    frame(&Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR, features: 0, token: vec![], client: "raw".into() }, 1)
+    frame(&Msg::Hello { major: VERSION_MAJOR, minor: VERSION_MINOR, features: 0, token: vec![], client: "raw".into(), resume: None }, 1)
 }
 
 fn read_reply(s: &mut TcpStream) -> Option<Msg> {
@@ -813,4 +818,157 @@ fn sessions_that_keep_the_device_busy_wait_behind_a_light_one() {
         t.join().unwrap();
     }
     assert!(worst <= 1, "{worst} runs of the busy sessions completed while the light session's call waited");
+}
+
+/// A TCP relay between clients and a server that a test can break: `cut`
+/// resets every relayed connection (as a dropped link does); `blackhole`
+/// stops passing the server's replies on, while the connection stays up
+/// (as a partition looks to the server).
+struct Relay {
+    addr: String,
+    cut: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    blackhole: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Relay {
+    fn to(upstream: &str) -> Relay {
+        use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let cut = std::sync::Arc::new(AtomicU64::new(0));
+        let blackhole = std::sync::Arc::new(AtomicBool::new(false));
+        let (c, b, upstream) = (cut.clone(), blackhole.clone(), upstream.to_string());
+        std::thread::spawn(move || {
+            for client in l.incoming() {
+                let Ok(client) = client else { return };
+                let server = TcpStream::connect(&upstream).unwrap();
+                let epoch = c.load(SeqCst);
+                for (from, to, replies) in [(client.try_clone().unwrap(), server.try_clone().unwrap(), false), (server, client, true)] {
+                    let (c, b) = (c.clone(), b.clone());
+                    std::thread::spawn(move || pump(from, to, replies, epoch, &c, &b));
+                }
+            }
+        });
+        Relay { addr, cut, blackhole }
+    }
+
+    fn cut(&self) {
+        self.cut.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Copies `from` to `to` until the relay's epoch moves past `epoch`; then
+/// closes both with a reset (SO_LINGER 0), which the server sees as a
+/// broken connection, not a clean close.
+fn pump(mut from: TcpStream, mut to: TcpStream, replies: bool, epoch: u64, cut: &std::sync::atomic::AtomicU64, blackhole: &std::sync::atomic::AtomicBool) {
+    use std::sync::atomic::Ordering::SeqCst;
+    from.set_read_timeout(Some(Duration::from_millis(10))).unwrap();
+    let mut buf = vec![0u8; 256 << 10];
+    while cut.load(SeqCst) == epoch {
+        match from.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                if !(replies && blackhole.load(SeqCst)) && to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+    }
+    for s in [&from, &to] {
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: a valid socket and a linger struct of the size given.
+        unsafe { libc::setsockopt(std::os::fd::AsRawFd::as_raw_fd(s), libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), std::mem::size_of::<libc::linger>() as u32) };
+    }
+}
+
+#[test]
+fn a_session_survives_a_broken_connection() {
+    // The link resets under a client holding a tensor on the server: the
+    // next call reconnects, takes the same session back and reads it.
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let relay = Relay::to(&s.addr);
+    let mut c = Client::connect(&relay.addr, b"", T).unwrap();
+    let session = c.session;
+    let exec = load(&mut c);
+    let v = x(2);
+    let (outs, _, _) = c.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]).unwrap();
+    let Out::Kept(h, _) = outs[0] else { panic!("{outs:?}") };
+    relay.cut();
+    assert_eq!(metric(&s, "genie_sessions_parked"), 1, "a reset parks the session");
+    let t = c.fetch(h).expect("the call resumes the session");
+    assert_eq!(t.to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0, 14.0]);
+    assert_eq!((c.session, c.resumes), (session, 1));
+    assert_eq!(metric(&s, "genie_sessions_parked"), 0);
+    assert_eq!(metric(&s, "genie_sessions_active"), 1);
+    // Someone else with the id but not the secret gets a session of its own.
+    let mut other = connect(&s);
+    assert_ne!(other.session, session);
+    assert_eq!(other.fetch(h).unwrap_err().code, Some(ErrorCode::UnknownHandle));
+}
+
+#[test]
+fn a_run_whose_reply_was_lost_is_applied_once_after_resuming() {
+    // A partition: the request reaches the server, the reply does not, and
+    // the server's side of the connection stays up. The client times out,
+    // resumes on a new connection (the old one is told to let go) and
+    // sends the run again under the same request id: it gets the first
+    // run's reply (the same kept handle), and the plan ran once.
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let relay = Relay::to(&s.addr);
+    let mut c = Client::connect(&relay.addr, b"", Duration::from_millis(500)).unwrap();
+    let exec = load(&mut c);
+    let v = x(1);
+    let runs = metric(&s, "genie_runs_total");
+    relay.blackhole.store(true, std::sync::atomic::Ordering::SeqCst);
+    let healer = {
+        let b = relay.blackhole.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(700));
+            b.store(false, std::sync::atomic::Ordering::SeqCst);
+        })
+    };
+    let (outs, _, _) = c.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]).expect("resumed and replayed");
+    healer.join().unwrap();
+    assert_eq!(c.resumes, 1);
+    assert_eq!(metric(&s, "genie_runs_total") - runs, 1, "applied once");
+    let Out::Kept(h, _) = outs[0] else { panic!("{outs:?}") };
+    assert_eq!(c.fetch(h).unwrap().to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+    assert_eq!(metric(&s, "genie_sessions_active"), 1, "one session, not a new one per retry");
+}
+
+#[test]
+fn a_clean_close_frees_the_session_and_a_restart_is_not_resumed() {
+    let mut s = serve(&["--metrics", "127.0.0.1:0", "--resume-grace", "60"]);
+    let c = connect(&s);
+    drop(c);
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!((metric(&s, "genie_sessions_parked"), metric(&s, "genie_sessions_active")), (0, 0), "a clean close keeps nothing");
+    // The server goes away for good: its port is closed, so resuming
+    // gives up at once (its sessions are gone), naming the break and why.
+    let mut c = connect(&s);
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let start = Instant::now();
+    let e = c.ping().unwrap_err();
+    assert!(e.code.is_none() && e.message.contains("reconnecting: cannot connect"), "{e}");
+    assert!(start.elapsed() < c.resume_window, "gave up without waiting out the window");
+}
+
+#[test]
+fn a_restarted_server_is_not_mistaken_for_the_old_session() {
+    // The new process numbers its sessions from 1 again: the same id must
+    // not pass for the old session (its secret differs).
+    let mut s = serve(&[]);
+    let port = s.addr.rsplit_once(':').unwrap().1.to_string();
+    let mut c = connect(&s);
+    let exec = load(&mut c);
+    let _ = s.child.kill();
+    let _ = s.child.wait();
+    let _again = serve(&["--listen", &format!("127.0.0.1:{port}")]);
+    let v = x(1);
+    let e = c.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap_err();
+    assert!(e.code.is_none() && e.message.contains("no longer has session"), "{e}");
 }

@@ -63,7 +63,7 @@ def register_mode(mode: Mode) -> None:
     MODES[mode.name] = mode
 
 
-_STAT_KEYS = ("bytes_sent", "bytes_received", "round_trips", "upload_bytes", "shm_bytes", "wire_seconds", "server_seconds")
+_STAT_KEYS = ("bytes_sent", "bytes_received", "round_trips", "upload_bytes", "shm_bytes", "wire_seconds", "server_seconds", "resumes")
 
 
 class Connection:
@@ -95,7 +95,8 @@ class Connection:
         if self.client is None:
             quiet = os.environ.get("GENIE_QUIET") == "1"
             try:
-                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet, self.tls_ca)
+                resume = float(os.environ.get("GENIE_REMOTE_RESUME_SECONDS", 30))
+                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet, self.tls_ca, resume)
             except RemoteError as e:
                 raise error(f"cannot reach the Genie runtime at {self.url}: {e}", getattr(e, "code", None)) from None
             self.epoch += 1

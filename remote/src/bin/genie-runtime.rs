@@ -50,7 +50,8 @@ fn main() {
         .arg(Arg::new("tls-key").long("tls-key").requires("tls-cert").help("PEM private key for --tls-cert"))
         .arg(Arg::new("run-workers").long("run-workers").default_value("2").value_parser(clap::value_parser!(u64).range(1..256)).help("device workers: runs bigger than a tiny call queue for them, fairly between sessions"))
         .arg(Arg::new("threads").long("threads").value_parser(clap::value_parser!(usize)).help("IO worker threads (default 2)"))
-        .arg(Arg::new("allow-no-auth").long("allow-no-auth").action(clap::ArgAction::SetTrue).help("serve a non-loopback address without --auth-token-file (a private network only: anyone who reaches it runs plans)"));
+        .arg(Arg::new("resume-grace").long("resume-grace").default_value("60").value_parser(clap::value_parser!(u64)).help("seconds a session whose connection broke keeps what it holds for its client to resume it (0: freed at once)"))
+        .arg(Arg::new("insecure").long("insecure").alias("allow-no-auth").action(clap::ArgAction::SetTrue).help("serve a non-loopback address without --auth-token-file (a private network only: anyone who reaches it runs plans)"));
     let calibrate_cmd = Command::new("calibrate")
         .about("Measure this host's device (f32 GEMM rate, memory read bandwidth, memory) and, with --link, the link to a server; print them as a target file")
         .arg(Arg::new("name").long("name").default_value("dev0").help("the device's name in the target"))
@@ -107,8 +108,8 @@ fn main() {
         },
     };
     let listen = a.get_one::<String>("listen").unwrap();
-    if token.is_none() && !a.get_flag("allow-no-auth") && !local_only(listen) {
-        eprintln!("genie-runtime: error: refusing to serve {listen} without --auth-token-file: anyone who can reach it could run plans and read what they compute (pass --allow-no-auth on a private network)");
+    if token.is_none() && !a.get_flag("insecure") && !local_only(listen) {
+        eprintln!("genie-runtime: error: refusing to serve {listen} without --auth-token-file: anyone who can reach it could run plans and read what they compute. Give a token (and --tls-cert/--tls-key, so it and the tensors do not cross the network in the clear), or pass --insecure on a private network");
         std::process::exit(2);
     }
     let memory_limit = *a.get_one::<u64>("memory-limit").unwrap();
@@ -134,6 +135,7 @@ fn main() {
         ready: None,
         tls,
         run_workers: *a.get_one::<u64>("run-workers").unwrap() as usize,
+        resume_grace: Duration::from_secs(*a.get_one::<u64>("resume-grace").unwrap()),
     };
     let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {

@@ -221,6 +221,7 @@ fn _genie(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<remote::RemoteClient>()?;
     m.add("RemoteError", m.py().get_type::<remote::RemoteError>())?;
     m.add_function(wrap_pyfunction!(remote::tensor_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(remote::tensor_identity, m)?)?;
     m.add_function(wrap_pyfunction!(remote::plan_hash, m)?)?;
     Ok(())
 }

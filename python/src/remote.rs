@@ -101,16 +101,19 @@ impl RemoteClient {
     }
 
     /// Load plan `plan_hash` with shared tensors bound: `binds` holds
-    /// `(input index or constant name, tensor hash)`. Returns the plan's id.
-    fn load(&mut self, py: Python<'_>, plan_hash: &[u8], binds: Vec<(Bound<'_, PyAny>, Vec<u8>)>) -> PyResult<u32> {
+    /// `(input index or constant name, tensor hash, possession)` as
+    /// `tensor_identity` gives them (the server's copy of a tensor this
+    /// session did not upload is bound on proof that it holds the bytes).
+    /// Returns the plan's id.
+    fn load(&mut self, py: Python<'_>, plan_hash: &[u8], binds: Vec<(Bound<'_, PyAny>, Vec<u8>, Vec<u8>)>) -> PyResult<u32> {
         let plan = to_hash(plan_hash)?;
         let mut b = Vec::with_capacity(binds.len());
-        for (slot, h) in binds {
+        for (slot, h, possession) in binds {
             let slot = if let Ok(i) = slot.extract::<u32>() { Slot::Input(i) } else { Slot::Constant(slot.extract::<String>()?) };
-            b.push((slot, to_hash(&h)?));
+            b.push((slot, to_hash(&h)?, to_hash(&possession)?));
         }
         let c = self.client()?;
-        py.detach(|| c.load(plan, b)).map_err(remote_error)
+        py.detach(|| c.load_proving(plan, b)).map_err(remote_error)
     }
 
     /// Run loaded plan `exec`. `args` are the unbound inputs: None, bools,
@@ -201,6 +204,15 @@ pub fn tensor_hash<'py>(py: Python<'py>, tensor: &Bound<'py, PyAny>) -> PyResult
     let t = borrow_tensor(tensor)?;
     let h = py.detach(|| genie_remote::protocol::tensor_hash(&t));
     Ok(PyBytes::new(py, &h))
+}
+
+/// `(content hash, possession value)` of a tensor: the name it is shared
+/// under, and the second hash that proves holding it (never sent).
+#[pyfunction]
+pub fn tensor_identity<'py>(py: Python<'py>, tensor: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyBytes>, Bound<'py, PyBytes>)> {
+    let t = borrow_tensor(tensor)?;
+    let (h, p) = py.detach(|| genie_remote::protocol::tensor_identity(&t));
+    Ok((PyBytes::new(py, &h), PyBytes::new(py, &p)))
 }
 
 /// The content hash of plan bytecode.

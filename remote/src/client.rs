@@ -317,8 +317,31 @@ impl Client {
         expect_ok(r, "put-tensor", |m| matches!(m, Msg::Ok))
     }
 
+    /// The session's resume secret, if the server sent one (1.1).
+    pub fn resume_secret(&self) -> Option<Hash> {
+        self.resume
+    }
+
+    /// Loads plan `plan` with shared tensors bound; each must have been
+    /// uploaded by this session (see [`Client::load_proving`]).
     pub fn load(&mut self, plan: Hash, binds: Vec<(Slot, Hash)>) -> Result<u32> {
-        match self.call(&Msg::Load { plan, binds }, &[])?.0 {
+        self.load_msg(Msg::Load { plan, binds, proofs: vec![] })
+    }
+
+    /// Loads plan `plan` binding shared tensors by `(slot, content hash,
+    /// possession value)` (`protocol::tensor_identity`): the server's copy
+    /// of a tensor this session did not upload is bound once the session
+    /// proves it holds the same bytes.
+    pub fn load_proving(&mut self, plan: Hash, binds: Vec<(Slot, Hash, Hash)>) -> Result<u32> {
+        let proofs = match self.resume {
+            Some(secret) => binds.iter().map(|(_, h, p)| bind_proof(&secret, h, p)).collect(),
+            None => vec![],
+        };
+        self.load_msg(Msg::Load { plan, binds: binds.into_iter().map(|(s, h, _)| (s, h)).collect(), proofs })
+    }
+
+    fn load_msg(&mut self, load: Msg) -> Result<u32> {
+        match self.call(&load, &[])?.0 {
             Msg::Loaded { exec } => Ok(exec),
             other => Err(transport(format!("load: unexpected reply {}", other.name()))),
         }

@@ -61,6 +61,51 @@ pub fn tensor_hash(t: &genie_runtime::Tensor) -> Hash {
     hash_bytes(&[&prefix, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor")])
 }
 
+/// A tensor's content hash and its possession value: a second hash of
+/// the same bytes that never crosses the wire or appears in a log, so that
+/// knowing a tensor's name is not knowing it (see [`bind_proof`]).
+pub fn tensor_identity(t: &genie_runtime::Tensor) -> (Hash, Hash) {
+    let c = t.contiguous();
+    identity_of(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor"), false)
+}
+
+/// [`tensor_identity`] of `bytes` laid out as `meta`; `parallel` hashes on
+/// all cores (rayon).
+pub fn identity_of(meta: &TensorMeta, bytes: &[u8], parallel: bool) -> (Hash, Hash) {
+    let prefix = tensor_hash_prefix(meta);
+    let mut content = blake3::Hasher::new();
+    let mut possession = blake3::Hasher::new_derive_key(POSSESSION_CONTEXT);
+    content.update(&prefix);
+    possession.update(&prefix);
+    // Both hashers take each chunk while it is in cache.
+    for chunk in bytes.chunks(1 << 20) {
+        if parallel {
+            content.update_rayon(chunk);
+            possession.update_rayon(chunk);
+        } else {
+            content.update(chunk);
+            possession.update(chunk);
+        }
+    }
+    (*content.finalize().as_bytes(), *possession.finalize().as_bytes())
+}
+
+const POSSESSION_CONTEXT: &str = "genie 2026-12 tensor possession v1";
+const PROOF_CONTEXT: &str = "genie 2026-12 bind proof v1";
+
+/// What a session presents to bind a shared tensor it did not upload: a
+/// MAC of the tensor's content hash and possession value under a key only
+/// this session and the server know (derived from its resume secret). It
+/// proves the session holds the bytes; a hash seen in a log proves nothing,
+/// and another session's proof is worthless here.
+pub fn bind_proof(session_secret: &Hash, content: &Hash, possession: &Hash) -> Hash {
+    let key = blake3::derive_key(PROOF_CONTEXT, session_secret);
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(content);
+    h.update(possession);
+    *h.finalize().as_bytes()
+}
+
 /// What a tensor's content hash covers before its data: dtype and shape.
 pub fn tensor_hash_prefix(m: &TensorMeta) -> Vec<u8> {
     let mut p = m.dtype.to_string().into_bytes();
@@ -206,7 +251,9 @@ pub enum Msg {
     PutTensor { hash: Hash, meta: TensorMeta },
     Ok,
     /// Load a plan for this session with shared tensors bound to slots.
-    Load { plan: Hash, binds: Vec<(Slot, Hash)> },
+    /// `proofs` (1.1): one per bind, [`bind_proof`] of the tensor this
+    /// session did not upload itself; empty from a 1.0 client.
+    Load { plan: Hash, binds: Vec<(Slot, Hash)>, proofs: Vec<Hash> },
     Loaded { exec: u32 },
     /// Run a loaded plan; `ret[i]` says whether output i comes back (else
     /// it stays as a session tensor); `release` frees handles first.
@@ -298,7 +345,7 @@ impl Msg {
                 w.0.extend_from_slice(hash);
                 w.meta(meta);
             }
-            Msg::Load { plan, binds } => {
+            Msg::Load { plan, binds, proofs } => {
                 w.0.extend_from_slice(plan);
                 w.varint(binds.len() as u64);
                 for (slot, hash) in binds {
@@ -314,6 +361,7 @@ impl Msg {
                     }
                     w.0.extend_from_slice(hash);
                 }
+                proofs.iter().for_each(|p| w.0.extend_from_slice(p));
             }
             Msg::Loaded { exec } => w.varint(*exec as u64),
             Msg::Run { exec, args, ret, release } => {
@@ -432,7 +480,8 @@ impl Msg {
                     };
                     binds.push((slot, r.hash()?));
                 }
-                Msg::Load { plan, binds }
+                let proofs = if r.at_end() { vec![] } else { (0..n).map(|_| r.hash()).collect::<Result<_>>()? };
+                Msg::Load { plan, binds, proofs }
             }
             12 => Msg::Loaded { exec: r.u32_varint()? },
             13 => {
@@ -763,6 +812,18 @@ mod tests {
     }
 
     #[test]
+    fn a_tensors_identity_is_its_content_hash_and_a_second_secret_one() {
+        let t = genie_runtime::Tensor::from_vec(vec![3, 700], (0..2100).map(|i| i as f32).collect()).unwrap();
+        let (content, possession) = tensor_identity(&t);
+        assert_eq!(content, tensor_hash(&t));
+        assert_ne!(possession, content);
+        let meta = TensorMeta { dtype: t.dtype(), shape: t.shape.clone() };
+        assert_eq!(identity_of(&meta, t.contiguous_bytes().unwrap(), true), (content, possession), "parallel and serial agree");
+        // A proof binds the session: another secret gives another proof.
+        assert_ne!(bind_proof(&[1; 32], &content, &possession), bind_proof(&[2; 32], &content, &possession));
+    }
+
+    #[test]
     fn messages_roundtrip_and_prefixes_fail() {
         let t = TensorMeta { dtype: DType::F32, shape: vec![2, 300, 1] };
         roundtrip(Msg::Hello { major: 1, minor: 0, features: 3, token: b"secret".to_vec(), client: "py".into(), resume: None });
@@ -780,7 +841,9 @@ mod tests {
         roundtrip(Msg::HasReply { present: vec![true, false, true, true, false, false, false, false, true] });
         roundtrip(Msg::PutPlan { hash: [1; 32], len: 12345 });
         roundtrip(Msg::PutTensor { hash: [2; 32], meta: t.clone() });
-        roundtrip(Msg::Load { plan: [3; 32], binds: vec![(Slot::Input(4), [5; 32]), (Slot::Constant("_tensor_constant0".into()), [6; 32])] });
+        let binds = vec![(Slot::Input(4), [5; 32]), (Slot::Constant("_tensor_constant0".into()), [6; 32])];
+        roundtrip(Msg::Load { plan: [3; 32], binds: binds.clone(), proofs: vec![] });
+        roundtrip_with_tail(Msg::Load { plan: [3; 32], binds: binds.clone(), proofs: vec![[7; 32], [8; 32]] }, Some(Msg::Load { plan: [3; 32], binds, proofs: vec![] }));
         roundtrip(Msg::Loaded { exec: 7 });
         roundtrip(Msg::Run {
             exec: 2,

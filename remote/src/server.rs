@@ -191,6 +191,8 @@ struct Session {
     recent: VecDeque<Replay>,
     /// Descriptors received on a Unix socket (shared-memory payloads).
     fds: Option<FdQueue>,
+    /// Shared tensors this session uploaded (and so proved it holds).
+    proven: std::collections::HashSet<Hash>,
 }
 
 struct LoadedExec {
@@ -271,15 +273,17 @@ impl Session {
                 let t = payload.into_iter().next().expect("one payload tensor");
                 // Checked before it is shared (outside the store's lock:
                 // hashing takes a while): the store holds verified bytes only.
-                if tokio::task::block_in_place(|| hash_parallel(&t)) != hash {
+                let (content, possession) = tokio::task::block_in_place(|| identity_parallel(&t));
+                if content != hash {
                     self.state.store().release(tensor_bytes(&t));
                     return Err((ErrorCode::Malformed, format!("the tensor uploaded as {} does not hash to that name; nothing was stored", hex(&hash))));
                 }
                 // The payload's reservation now belongs to the store.
-                self.state.store().put_tensor(hash, t);
+                self.state.store().put_tensor(hash, possession, t);
+                self.proven.insert(hash);
                 Ok((Msg::Ok, vec![]))
             }
-            Msg::Load { plan, binds } => self.load(plan, binds),
+            Msg::Load { plan, binds, proofs } => self.load(plan, binds, proofs),
             Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release).await,
             Msg::Fetch { handle } => {
                 let t = self.tensors.get(&handle).ok_or_else(|| unknown_handle(handle))?.contiguous();
@@ -295,13 +299,26 @@ impl Session {
         }
     }
 
-    fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>) -> Reply {
+    fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>, proofs: Vec<Hash>) -> Reply {
         let (plan, bound_tensors) = {
             let mut store = self.state.store();
             let plan = store.plan(&plan_hash)?;
             let tensors = binds.iter().map(|(_, h)| store.tensor(h)).collect::<Result<Vec<_>, _>>()?;
             (plan, tensors)
         };
+        // Knowing a tensor's name is not enough to use the server's copy:
+        // a session binds what it uploaded, or proves it holds the bytes.
+        for (i, ((slot, hash), (_, possession))) in binds.iter().zip(&bound_tensors).enumerate() {
+            let proven = self.proven.contains(hash) || proofs.get(i).is_some_and(|p| secrets_equal(p, &bind_proof(&self.secret, hash, possession)));
+            if !proven {
+                let what = match slot {
+                    Slot::Input(n) => format!("input {n}"),
+                    Slot::Constant(name) => format!("constant {name}"),
+                };
+                return Err((ErrorCode::Auth, format!("load: bind {i} ({what}): this session neither uploaded that tensor nor proved it holds its bytes (a protocol 1.1 client sends the proof; an older one uploads)")));
+            }
+        }
+        let bound_tensors: Vec<Tensor> = bound_tensors.into_iter().map(|(t, _)| t).collect();
         let mut bound = vec![None; plan.inputs.len()];
         let mut constants = vec![];
         for ((slot, hash), t) in binds.iter().zip(bound_tensors) {
@@ -667,7 +684,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             };
             state.metrics.sessions_active.fetch_add(1, Relaxed);
             let id = state.next_session.fetch_add(1, Relaxed);
-            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None }
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default() }
         }
     };
     let shm = if same_host && cfg!(target_os = "linux") { FEATURE_SHM } else { 0 };
@@ -854,13 +871,11 @@ fn shm_payload(_: &Session, _: &[TensorMeta], _: u64) -> Result<Vec<Tensor>, Str
     Err("shared-memory payloads need Linux".into())
 }
 
-/// A tensor's content hash, on all cores (every upload is checked with it).
-fn hash_parallel(t: &Tensor) -> Hash {
+/// A tensor's content hash and possession value, on all cores (every
+/// upload is checked with it).
+fn identity_parallel(t: &Tensor) -> (Hash, Hash) {
     let c = t.contiguous();
-    let mut h = blake3::Hasher::new();
-    h.update(&tensor_hash_prefix(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }));
-    h.update_rayon(c.contiguous_bytes().expect("contiguous() makes a contiguous tensor"));
-    *h.finalize().as_bytes()
+    identity_of(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor"), true)
 }
 
 /// Descriptors that arrived on a Unix socket, in order.

@@ -22,6 +22,9 @@ pub type Refusal = (ErrorCode, String);
 
 struct Shared {
     tensor: Tensor,
+    /// Its possession value (`protocol::tensor_identity`): what a session
+    /// that did not upload it must prove it knows.
+    possession: Hash,
     bytes: u64,
     last_use: u64,
 }
@@ -123,14 +126,14 @@ impl Store {
 
     /// Stores a shared tensor whose bytes were already reserved and whose
     /// content hash the caller checked (see `hash_matches`).
-    pub fn put_tensor(&mut self, hash: Hash, t: Tensor) {
+    pub fn put_tensor(&mut self, hash: Hash, possession: Hash, t: Tensor) {
         let bytes = tensor_bytes(&t);
         if self.tensors.contains_key(&hash) {
             self.release(bytes);
             return;
         }
         self.tick += 1;
-        self.tensors.insert(hash, Shared { tensor: t, bytes, last_use: self.tick });
+        self.tensors.insert(hash, Shared { tensor: t, possession, bytes, last_use: self.tick });
     }
 
     pub fn plan(&mut self, h: &Hash) -> Result<Arc<Plan>, Refusal> {
@@ -141,13 +144,13 @@ impl Store {
         Ok(p.plan.clone())
     }
 
-    /// A shared tensor (verified when it was stored).
-    pub fn tensor(&mut self, h: &Hash) -> Result<Tensor, Refusal> {
+    /// A shared tensor (verified when it was stored) and its possession value.
+    pub fn tensor(&mut self, h: &Hash) -> Result<(Tensor, Hash), Refusal> {
         self.tick += 1;
         let tick = self.tick;
         let s = self.tensors.get_mut(h).ok_or_else(|| (ErrorCode::Missing, format!("shared tensor {} was not uploaded (or was evicted)", hex(h))))?;
         s.last_use = tick;
-        Ok(s.tensor.clone())
+        Ok((s.tensor.clone(), s.possession))
     }
 
     pub fn exec(&mut self, key: &Hash) -> Option<Arc<Executable>> {
@@ -177,9 +180,9 @@ mod tests {
         let b = Tensor::from_vec(vec![10], vec![2f32; 10]).unwrap();
         let (ha, hb) = (tensor_hash(&a), tensor_hash(&b));
         s.reserve(40, "a").unwrap();
-        s.put_tensor(ha, a);
+        s.put_tensor(ha, [1; 32], a);
         s.reserve(40, "b").unwrap();
-        s.put_tensor(hb, b);
+        s.put_tensor(hb, [2; 32], b);
         // `a` is bound somewhere (held outside the store): only `b` can go.
         let held = s.tensor(&ha).unwrap();
         s.reserve(50, "c").unwrap();

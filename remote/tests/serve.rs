@@ -79,7 +79,7 @@ fn load(c: &mut Client) -> u32 {
     let plan = matmul_plan();
     let ph = hash_bytes(&[&plan]);
     let w = eye();
-    let wh = tensor_hash(&w);
+    let (wh, possession) = tensor_identity(&w);
     let present = c.has(vec![ph, wh]).unwrap();
     if !present[0] {
         c.put_plan(ph, &plan).unwrap();
@@ -87,7 +87,8 @@ fn load(c: &mut Client) -> u32 {
     if !present[1] {
         c.put_tensor(wh, &w).unwrap();
     }
-    c.load(ph, vec![(Slot::Input(1), wh)]).unwrap()
+    // What it did not upload it proves it holds.
+    c.load_proving(ph, vec![(Slot::Input(1), wh, possession)]).unwrap()
 }
 
 fn x(rows: usize) -> Tensor {
@@ -455,7 +456,8 @@ fn a_client_cannot_plant_wrong_bytes_for_another() {
     // The attacker's wrong upload under the now-present hash changes nothing.
     assert!(attacker.put_tensor(h, &bad).is_err());
     let mut third = connect(&s);
-    let exec = third.load(ph, vec![(Slot::Constant("c".into()), h)]).unwrap();
+    let (_, possession) = tensor_identity(&good);
+    let exec = third.load_proving(ph, vec![(Slot::Constant("c".into()), h, possession)]).unwrap();
     let (_, data, _) = third.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
     assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
 }
@@ -971,4 +973,47 @@ fn a_restarted_server_is_not_mistaken_for_the_old_session() {
     let v = x(1);
     let e = c.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap_err();
     assert!(e.code.is_none() && e.message.contains("no longer has session"), "{e}");
+}
+
+#[test]
+fn knowing_a_weights_hash_reads_nothing() {
+    // The attack: a client that learned a weight's content hash (from a log
+    // or an error) binds the server's copy to a plan that returns its
+    // input, and reads the weight. Without the bytes it cannot prove it
+    // holds them; another session's proof is worthless to it.
+    let s = serve(&[]);
+    let mut owner = connect(&s);
+    let exec = load(&mut owner);
+    let w = eye();
+    let (wh, possession) = tensor_identity(&w);
+    // y = x @ w with x = I returns w itself: the read the attacker wants.
+    let mut attacker = connect(&s);
+    let plan = matmul_plan();
+    let ph = hash_bytes(&[&plan]);
+    let e = attacker.load(ph, vec![(Slot::Input(1), wh)]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Auth), "{e}");
+    assert!(e.message.contains("neither uploaded that tensor nor proved"), "{e}");
+    // A made-up possession value, or the owner's proof, fails the same way.
+    let e = attacker.load_proving(ph, vec![(Slot::Input(1), wh, [0; 32])]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Auth), "{e}");
+    let Msg::Load { proofs, .. } = owner_proof_load(&mut owner, ph, wh, possession) else { unreachable!() };
+    let raw = Msg::Load { plan: ph, binds: vec![(Slot::Input(1), wh)], proofs };
+    let e = attacker.call(&raw, &[]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Auth), "{e}");
+    // The owner is unaffected, and a client holding the bytes binds them
+    // without uploading anything.
+    let v = x(1);
+    let (_, data, _) = owner.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+    let mut holder = connect(&s);
+    load(&mut holder);
+    assert_eq!(holder.stats.upload_bytes, 0);
+}
+
+/// The Load message `owner` would send to bind `wh` with its proof (sent,
+/// so it is a proof the server accepted from the owner).
+fn owner_proof_load(owner: &mut Client, plan: Hash, wh: Hash, possession: Hash) -> Msg {
+    owner.load_proving(plan, vec![(Slot::Input(1), wh, possession)]).unwrap();
+    let secret = owner.resume_secret().expect("a 1.1 server sends a secret");
+    Msg::Load { plan, binds: vec![(Slot::Input(1), wh)], proofs: vec![bind_proof(&secret, &wh, &possession)] }
 }

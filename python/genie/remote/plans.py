@@ -10,23 +10,25 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import torch
 from torch._C import DisableTorchFunctionSubclass
 
-from .._genie import RemoteClient, plan_hash, tensor_hash
+from .._genie import RemoteClient, plan_hash, tensor_identity
 from .connection import Connection
 from .recorded import handle_of, materialize
 from .tensor import _IR_DTYPES, RemoteTensor, _Ref
 
 
-def weight_hash(t: torch.Tensor) -> bytes:
-    """The content hash of a weight, cached on the tensor until it changes."""
+def weight_identity(t: torch.Tensor) -> Tuple[bytes, bytes]:
+    """A weight's content hash (the name the server shares it under) and
+    possession value (what proves this process holds it, without sending
+    it), cached on the tensor until it changes."""
     cached = getattr(t, "_genie_hash", None)
     if cached is not None and cached[0] == t._version:
         return cached[1]
-    h = tensor_hash(t.detach())
+    ident = tensor_identity(t.detach())
     try:
-        t._genie_hash = (t._version, h)
+        t._genie_hash = (t._version, ident)
     except (AttributeError, RuntimeError):
         pass
-    return h
+    return ident
 
 
 
@@ -59,12 +61,12 @@ class RemotePlan:
             t = args[i]
             if isinstance(t, RemoteTensor):
                 t = materialize(t)
-            h = weight_hash(t)
-            binds.append((i, h))
+            h, possession = weight_identity(t)
+            binds.append((i, h, possession))
             tensors.append((h, t))
         for name, t in sorted(self.constants().items()):
-            h = weight_hash(t)
-            binds.append((name, h))
+            h, possession = weight_identity(t)
+            binds.append((name, h, possession))
             tensors.append((h, t))
         self.conn.ensure_uploaded(c, [(self.hash, self.plan)], tensors)
         self.exec = c.load(self.hash, binds)

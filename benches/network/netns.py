@@ -39,10 +39,17 @@ NETEM = os.environ.get("GENIE_NETEM_BIN", os.path.join(ROOT, "target", "release"
 class Link:
     """Where the two ends of one profile live."""
 
-    def __init__(self, name, client_ns, server_ns, server_ip, client_iface, server_iface):
+    def __init__(self, name, client_ns, server_ns, server_ip, client_iface, server_iface, netem=None):
         self.name, self.client_ns, self.server_ns = name, client_ns, server_ns
         self.server_ip, self.client_iface, self.server_iface = server_ip, client_iface, server_iface
         self.measured = {}
+        self.netem = netem
+
+    def partition(self, on=True):
+        """Drops every packet from now (``on``) or heals the link."""
+        import signal
+
+        self.netem.send_signal(signal.SIGUSR1 if on else signal.SIGUSR2)
 
     def client_cmd(self, argv):
         return (["ip", "netns", "exec", self.client_ns] if self.client_ns else []) + argv
@@ -83,15 +90,16 @@ class Network:
             _ip("netns", "del", ns, check=False)
 
     @contextlib.contextmanager
-    def profile(self, name):
-        """The link for profile ``name``, up for the duration of the block."""
+    def profile(self, name, faults=()):
+        """The link for profile ``name``, up for the duration of the block;
+        ``faults``: more genie-netem flags (``--loss 2``, ``--spike-ms``)."""
         shape = PROFILES[name]
         if shape is None:
             yield Link(name, CLIENT_NS, CLIENT_NS, "127.0.0.1", "lo", "lo")
             return
         rate, rtt = shape
         netem = subprocess.Popen(
-            [NETEM, "--a", f"{CLIENT_NS}:{CLIENT_DEV}", "--b", f"{SERVER_NS}:{SERVER_DEV}", "--delay-us", str(rtt / 2), "--rate-gbit", str(rate)],
+            [NETEM, "--a", f"{CLIENT_NS}:{CLIENT_DEV}", "--b", f"{SERVER_NS}:{SERVER_DEV}", "--delay-us", str(rtt / 2), "--rate-gbit", str(rate), *faults],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -102,7 +110,7 @@ class Network:
                 _ip("-n", ns, "addr", "add", mine, "peer", peer, "dev", dev)
                 # 64 KB frames: what TSO/GRO hand a real NIC's driver.
                 _ip("-n", ns, "link", "set", dev, "up", "mtu", "65000")
-            yield Link(name, CLIENT_NS, SERVER_NS, SERVER_IP, CLIENT_DEV, SERVER_DEV)
+            yield Link(name, CLIENT_NS, SERVER_NS, SERVER_IP, CLIENT_DEV, SERVER_DEV, netem)
         finally:
             netem.kill()
             netem.wait()

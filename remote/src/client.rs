@@ -54,6 +54,9 @@ pub struct Stats {
     pub server_time: Duration,
     /// Payload bytes passed through shared memory instead of the socket.
     pub shm_bytes: u64,
+    /// Keepalives received: a 1.1 server's word that a request is still
+    /// being worked on.
+    pub keepalives: u64,
     /// The last request's wire time and the server time it reported.
     pub last_wire: Duration,
     pub last_server: Duration,
@@ -66,12 +69,22 @@ struct Stream {
     writer: Box<dyn Write + Send + Sync>,
     /// The socket, when it is a Unix one (descriptors can be passed).
     unix_fd: Option<i32>,
+    /// The socket under it (TCP, the TCP under TLS, or Unix).
+    socket_fd: i32,
 }
 
 impl Stream {
-    fn new<S: Read + Write + Send + Sync + 'static>(s: S, clone: io::Result<S>, unix_fd: Option<i32>) -> Result<Stream> {
+    fn new<S: Read + Write + Send + Sync + 'static>(s: S, clone: io::Result<S>, unix_fd: Option<i32>, socket_fd: i32) -> Result<Stream> {
         let r = clone.map_err(|e| transport(format!("cannot duplicate the socket: {e}")))?;
-        Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s), unix_fd })
+        Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s), unix_fd, socket_fd })
+    }
+
+    /// How long one read may wait for a byte.
+    fn set_read_timeout(&self, d: Duration) {
+        let tv = libc::timeval { tv_sec: d.as_secs() as libc::time_t, tv_usec: d.subsec_micros() as libc::suseconds_t };
+        // SAFETY: the socket lives as long as this stream; a timeval option
+        // of its size. On failure the previous timeout stays.
+        unsafe { libc::setsockopt(self.socket_fd, libc::SOL_SOCKET, libc::SO_RCVTIMEO, (&tv as *const libc::timeval).cast(), std::mem::size_of::<libc::timeval>() as libc::socklen_t) };
     }
 }
 
@@ -174,7 +187,12 @@ impl Client {
         let id = self.next_request;
         self.next_request += 1;
         match self.exchange(id, &hello, &[])?.0 {
-            Msg::Welcome { session, features, max_payload, resume, .. } => {
+            Msg::Welcome { session, features, max_payload, resume, minor, .. } => {
+                // A 1.1 server says it is working on a long request every
+                // second: silence past LIVENESS is a broken link.
+                if minor >= 1 {
+                    self.stream.set_read_timeout(self.timeout.min(LIVENESS));
+                }
                 self.session = session;
                 self.server_features = features;
                 self.max_payload = max_payload;
@@ -270,8 +288,15 @@ impl Client {
             }
         };
         self.stats.bytes_sent += sent;
-        let (reply, tensors, received) = read_frame(&mut self.stream.reader).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
-        self.stats.bytes_received += received;
+        let (reply, tensors) = loop {
+            let (reply, tensors, received) = read_frame(&mut self.stream.reader).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
+            self.stats.bytes_received += received;
+            // The server is still on it (1.1): keep waiting.
+            if reply != Msg::Working {
+                break (reply, tensors);
+            }
+            self.stats.keepalives += 1;
+        };
         self.stats.round_trips += 1;
         self.stats.last_wire = start.elapsed();
         self.stats.last_server = Duration::ZERO;
@@ -389,14 +414,17 @@ fn open(url: &str, timeout: Duration, tls_ca: Option<&str>) -> Result<Stream> {
         Endpoint::Tcp(addr) => {
             let s = tcp_connect(&addr, timeout)?;
             let c = s.try_clone();
-            Stream::new(s, c, None)?
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
+            Stream::new(s, c, None, fd)?
         }
         Endpoint::Tls(addr) => {
             let ca = tls_ca.ok_or_else(|| transport(format!("{url}: TLS needs a certificate to trust (option tls_ca or GENIE_REMOTE_TLS_CA)")))?;
             let config = crate::tls::client_config(ca).map_err(transport)?;
             let host = addr.rsplit_once(':').map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']')).unwrap_or(&addr);
-            let tls = crate::tls::SharedTls::connect(config, host, tcp_connect(&addr, timeout)?).map_err(transport)?;
-            Stream::new(tls.clone(), Ok(tls), None)?
+            let tcp = tcp_connect(&addr, timeout)?;
+            let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+            let tls = crate::tls::SharedTls::connect(config, host, tcp).map_err(transport)?;
+            Stream::new(tls.clone(), Ok(tls), None, fd)?
         }
         #[cfg(unix)]
         Endpoint::Unix(path) => {
@@ -405,7 +433,7 @@ fn open(url: &str, timeout: Duration, tls_ca: Option<&str>) -> Result<Stream> {
             s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
             let c = s.try_clone();
             let fd = std::os::fd::AsRawFd::as_raw_fd(&s);
-            Stream::new(s, c, Some(fd))?
+            Stream::new(s, c, Some(fd), fd)?
         }
         #[cfg(not(unix))]
         Endpoint::Unix(_) => return Err(transport("unix sockets need a Unix host")),
@@ -419,6 +447,7 @@ fn tcp_connect(addr: &str, timeout: Duration) -> Result<TcpStream> {
         match TcpStream::connect_timeout(&a, timeout) {
             Ok(s) => {
                 s.set_nodelay(true).map_err(|e| transport(e.to_string()))?;
+                thin_stream(std::os::fd::AsRawFd::as_raw_fd(&s));
                 s.set_read_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 s.set_write_timeout(Some(timeout)).map_err(|e| transport(e.to_string()))?;
                 return Ok(s);

@@ -43,6 +43,23 @@ pub const FEATURE_SHM: u64 = 1 << 2;
 /// the frame, not on the stream.
 pub const FLAG_SHM: u8 = 1;
 
+/// Marks a TCP socket a thin stream: request and reply traffic, a few
+/// packets in flight. Linux then retransmits a lost packet on a linear
+/// schedule instead of doubling the timeout each time, so a call stalled
+/// by a partition goes on within a fraction of a second of the link
+/// healing, not after seconds of backoff.
+pub fn thin_stream(fd: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        let on: libc::c_int = 1;
+        // SAFETY: a socket descriptor and an int option of its size; a
+        // failure (not TCP, an old kernel) leaves the default, harmlessly.
+        unsafe { libc::setsockopt(fd, libc::IPPROTO_TCP, libc::TCP_THIN_LINEAR_TIMEOUTS, (&on as *const libc::c_int).cast(), std::mem::size_of::<libc::c_int>() as libc::socklen_t) };
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = fd;
+}
+
 /// A 32-byte content hash (BLAKE3) naming a plan or a shared tensor.
 pub type Hash = [u8; 32];
 
@@ -66,7 +83,9 @@ pub fn tensor_hash(t: &genie_runtime::Tensor) -> Hash {
 /// knowing a tensor's name is not knowing it (see [`bind_proof`]).
 pub fn tensor_identity(t: &genie_runtime::Tensor) -> (Hash, Hash) {
     let c = t.contiguous();
-    identity_of(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor"), false)
+    let bytes = c.contiguous_bytes().expect("contiguous() makes a contiguous tensor");
+    // A weight of megabytes hashes on all cores (once per process).
+    identity_of(&TensorMeta { dtype: t.dtype(), shape: t.shape.clone() }, bytes, bytes.len() >= 4 << 20)
 }
 
 /// [`tensor_identity`] of `bytes` laid out as `meta`; `parallel` hashes on
@@ -263,7 +282,16 @@ pub enum Msg {
     Fetch { handle: u64 },
     Data { meta: TensorMeta },
     Release { handles: Vec<u64> },
+    /// Sent by the server every [`KEEPALIVE`] while a request is being
+    /// served (1.1): the reply is coming, the link is up.
+    Working,
 }
+
+/// How often a server says it is still working on a request (1.1).
+pub const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a 1.1 client waits without a byte before it takes the link
+/// for broken and resumes its session on a new connection.
+pub const LIVENESS: std::time::Duration = std::time::Duration::from_secs(4);
 
 impl Msg {
     pub fn kind(&self) -> u8 {
@@ -285,6 +313,7 @@ impl Msg {
             Msg::Fetch { .. } => 15,
             Msg::Data { .. } => 16,
             Msg::Release { .. } => 17,
+            Msg::Working => 18,
         }
     }
 
@@ -331,7 +360,7 @@ impl Msg {
                 w.u16(*code as u16);
                 w.bytes(message.as_bytes());
             }
-            Msg::Ping | Msg::Pong | Msg::Ok => {}
+            Msg::Ping | Msg::Pong | Msg::Ok | Msg::Working => {}
             Msg::Has { hashes } => {
                 w.varint(hashes.len() as u64);
                 hashes.iter().for_each(|h| w.0.extend_from_slice(h));
@@ -527,6 +556,7 @@ impl Msg {
                 let n = r.count(1)?;
                 Msg::Release { handles: (0..n).map(|_| r.varint()).collect::<Result<_>>()? }
             }
+            18 => Msg::Working,
             k => return err(format!("unknown message kind {k}")),
         };
         if r.pos != meta.len() {
@@ -555,6 +585,7 @@ pub fn kind_name(kind: u8) -> &'static str {
         15 => "fetch",
         16 => "data",
         17 => "release",
+        18 => "working",
         _ => "unknown",
     }
 }

@@ -136,6 +136,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
                 r = l.accept() => match r {
                     Ok((s, peer)) => {
                         let _ = s.set_nodelay(true);
+                        thin_stream(std::os::fd::AsRawFd::as_raw_fd(&s));
                         match &state.config.tls {
                             None => { tasks.spawn(connection(state.clone(), s, peer.to_string(), None, shutdown.clone())); }
                             Some(cfg) => {
@@ -193,6 +194,8 @@ struct Session {
     fds: Option<FdQueue>,
     /// Shared tensors this session uploaded (and so proved it holds).
     proven: std::collections::HashSet<Hash>,
+    /// The protocol minor its client speaks (1.1 reads keepalives).
+    minor: u16,
 }
 
 struct LoadedExec {
@@ -672,7 +675,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
         }
         None => None,
     };
-    let session = match resumed {
+    let mut session = match resumed {
         Some(s) => s,
         None => {
             let secret = match new_secret() {
@@ -684,9 +687,10 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             };
             state.metrics.sessions_active.fetch_add(1, Relaxed);
             let id = state.next_session.fetch_add(1, Relaxed);
-            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default() }
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
         }
     };
+    session.minor = minor;
     let shm = if same_host && cfg!(target_os = "linux") { FEATURE_SHM } else { 0 };
     // A 1.0 client reads no resume secret.
     let secret = (minor >= 1).then_some(session.secret);
@@ -767,7 +771,8 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             Ok(payload) => {
                 // Shared uploads keep their reservation (the store holds them).
                 let keeps = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
-                let r = session.handle(msg.clone(), payload).await;
+                let minor = session.minor;
+                let r = with_keepalive(state, wr, h.request, minor, session.handle(msg.clone(), payload)).await;
                 if !keeps {
                     state.store().release(h.payload_len);
                 }
@@ -810,11 +815,35 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     // Shared uploads keep their reservation (the store now holds them);
     // run inputs are only borrowed for the call.
     let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
-    let reply = session.handle(msg, payload).await;
+    let minor = session.minor;
+    let reply = with_keepalive(state, wr, h.request, minor, session.handle(msg, payload)).await;
     if !keeps_payload {
         state.store().release(reserved);
     }
     reply_to(state, session, wr, h.request, is_run, reply).await
+}
+
+/// Serves `reply` (a request being handled), telling a 1.1 client every
+/// `KEEPALIVE` that it is still being worked on, so the client can tell a
+/// long run from a dead link. The request is always carried through, even
+/// when the link breaks meanwhile: its effects and the reply kept for a
+/// retry must not depend on whether the client was still there.
+async fn with_keepalive<W: AsyncWrite + Unpin>(state: &State, wr: &mut W, request: u64, minor: u16, reply: impl std::future::Future<Output = Reply>) -> Reply {
+    if minor < 1 {
+        return reply.await;
+    }
+    tokio::pin!(reply);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
+    let mut link_up = true;
+    loop {
+        tokio::select! {
+            r = &mut reply => return r,
+            _ = tick.tick(), if link_up => match write_frame(wr, request, &Msg::Working, &[]).await {
+                Ok(n) => { state.metrics.bytes_sent.fetch_add(n, Relaxed); }
+                Err(_) => link_up = false,
+            },
+        }
+    }
 }
 
 /// Sends a reply (or the refusal). The reply to a request with effects is

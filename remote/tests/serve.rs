@@ -1017,3 +1017,21 @@ fn owner_proof_load(owner: &mut Client, plan: Hash, wh: Hash, possession: Hash) 
     let secret = owner.resume_secret().expect("a 1.1 server sends a secret");
     Msg::Load { plan, binds: vec![(Slot::Input(1), wh)], proofs: vec![bind_proof(&secret, &wh, &possession)] }
 }
+
+#[test]
+fn a_run_longer_than_the_liveness_timeout_is_kept_alive() {
+    // A 1.1 client takes 4 s of silence for a broken link; the server says
+    // "working" every second, so a longer run is waited for, not resumed.
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let n = 1024;
+    let (mut c, exec) = heavy_client(&s, n, 400);
+    let input = uniform(n);
+    let start = Instant::now();
+    let (_, data, _) = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    let took = start.elapsed();
+    assert!(data[0].to_vec::<f32>().unwrap().iter().all(|&e| (e - 1.0 / n as f32).abs() < 1e-6));
+    assert_eq!(c.resumes, 0, "waited, not resumed");
+    assert!(c.stats.keepalives >= took.as_secs().saturating_sub(1), "{} keepalives in {took:?}", c.stats.keepalives);
+    assert!(took > LIVENESS || c.stats.keepalives >= 1, "the run ({took:?}) proves nothing: make it longer");
+    assert_eq!(metric(&s, "genie_runs_total"), 1);
+}

@@ -14,11 +14,18 @@
 //! `ready` and forwards until killed; the devices vanish with the process.
 //! The caller gives them addresses (`ip -n NS addr add ... peer ...`).
 //! Needs root (CAP_NET_ADMIN).
+//!
+//! Faults, for the failure-injection tests: `--loss PCT` drops each packet
+//! with that probability (`--seed N` makes the drops repeatable);
+//! `--spike-ms MS --spike-every-ms P` holds every packet MS longer during
+//! one window of each period P; SIGUSR1 partitions the link (every packet
+//! dropped) until SIGUSR2 heals it.
 
 use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,6 +38,19 @@ struct Link {
     delay: Duration,
     /// Bits per second; 0 means unlimited.
     rate_bps: u64,
+    /// Probability a packet is lost, in [0, 1].
+    loss: f64,
+    seed: u64,
+    /// Extra delay during the first `spike` of every `spike_every`.
+    spike: Duration,
+    spike_every: Duration,
+}
+
+/// Set by SIGUSR1, cleared by SIGUSR2: the link drops everything.
+static PARTITIONED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    PARTITIONED.store(sig == libc::SIGUSR1, Relaxed);
 }
 
 fn main() {
@@ -42,6 +62,7 @@ fn main() {
 
 fn run() -> Result<(), String> {
     let (mut a, mut b, mut delay_us, mut rate_gbit) = (None, None, 0.0f64, 0.0f64);
+    let (mut loss_pct, mut seed, mut spike_ms, mut spike_every_ms) = (0.0f64, 1u64, 0.0f64, 0.0f64);
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || args.next().ok_or(format!("{flag} needs a value"));
@@ -50,27 +71,49 @@ fn run() -> Result<(), String> {
             "--b" => b = Some(value()?),
             "--delay-us" => delay_us = value()?.parse().map_err(|e| format!("--delay-us: {e}"))?,
             "--rate-gbit" => rate_gbit = value()?.parse().map_err(|e| format!("--rate-gbit: {e}"))?,
+            "--loss" => loss_pct = value()?.parse().map_err(|e| format!("--loss: {e}"))?,
+            "--seed" => seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--spike-ms" => spike_ms = value()?.parse().map_err(|e| format!("--spike-ms: {e}"))?,
+            "--spike-every-ms" => spike_every_ms = value()?.parse().map_err(|e| format!("--spike-every-ms: {e}"))?,
             "-h" | "--help" => {
-                println!("usage: genie-netem --a NS:DEV --b NS:DEV [--delay-us US] [--rate-gbit GBIT]");
+                println!("usage: genie-netem --a NS:DEV --b NS:DEV [--delay-us US] [--rate-gbit GBIT] [--loss PCT] [--seed N] [--spike-ms MS --spike-every-ms P]\n(SIGUSR1 partitions the link, SIGUSR2 heals it)");
                 return Ok(());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
         }
     }
     let (a, b) = (a.ok_or("--a NS:DEV is required")?, b.ok_or("--b NS:DEV is required")?);
-    if !(delay_us >= 0.0 && rate_gbit >= 0.0) {
-        return Err("--delay-us and --rate-gbit must be non-negative".into());
+    if !(delay_us >= 0.0 && rate_gbit >= 0.0 && spike_ms >= 0.0 && spike_every_ms >= 0.0) {
+        return Err("--delay-us, --rate-gbit, --spike-ms and --spike-every-ms must be non-negative".into());
     }
-    let link = Arc::new(Link { delay: Duration::from_nanos((delay_us * 1e3) as u64), rate_bps: (rate_gbit * 1e9) as u64 });
+    if !(0.0..=100.0).contains(&loss_pct) {
+        return Err(format!("--loss {loss_pct}: a percentage from 0 to 100"));
+    }
+    if spike_ms > 0.0 && spike_every_ms <= spike_ms {
+        return Err("--spike-ms needs --spike-every-ms longer than the spike".into());
+    }
+    let link = Arc::new(Link {
+        delay: Duration::from_nanos((delay_us * 1e3) as u64),
+        rate_bps: (rate_gbit * 1e9) as u64,
+        loss: loss_pct / 100.0,
+        seed,
+        spike: Duration::from_micros((spike_ms * 1e3) as u64),
+        spike_every: Duration::from_micros((spike_every_ms * 1e3) as u64),
+    });
+    // SAFETY: the handler only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGUSR1, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGUSR2, on_signal as *const () as libc::sighandler_t);
+    }
     let tun_a = Arc::new(open_tun(&a)?);
     let tun_b = Arc::new(open_tun(&b)?);
     println!("ready");
-    let forward = |from: &Arc<File>, to: &Arc<File>| {
+    let forward = |from: &Arc<File>, to: &Arc<File>, direction: u64| {
         let (from, to, link) = (from.clone(), to.clone(), link.clone());
-        std::thread::spawn(move || forward_loop(&from, &to, &link))
+        std::thread::spawn(move || forward_loop(&from, &to, &link, direction))
     };
-    let ab = forward(&tun_a, &tun_b);
-    let ba = forward(&tun_b, &tun_a);
+    let ab = forward(&tun_a, &tun_b, 0);
+    let ba = forward(&tun_b, &tun_a, 1);
     for t in [ab, ba] {
         t.join().map_err(|_| "a forwarding thread panicked".to_string())??;
     }
@@ -84,12 +127,22 @@ const SPIN: Duration = Duration::from_micros(15);
 /// the far end (after the link is free, its serialization time, and the
 /// delay) and delivers it then, in order. One thread waits on both the
 /// arrivals and the next departure, so a packet costs no thread hand-off.
-fn forward_loop(from: &File, to: &File, link: &Link) -> Result<(), String> {
+fn forward_loop(from: &File, to: &File, link: &Link, direction: u64) -> Result<(), String> {
     // Sleep to the microsecond, not the default 50 µs timer slack.
     unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1_000 as libc::c_ulong) };
     let mut queue: VecDeque<(Instant, Vec<u8>)> = VecDeque::new();
     let mut spare: Vec<Vec<u8>> = Vec::new();
     let mut link_free = Instant::now();
+    let start = link_free;
+    // xorshift64*: repeatable drops per seed and direction.
+    let mut rng = (link.seed ^ (direction + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)).max(1);
+    let mut lost = move |p: f64| {
+        rng ^= rng >> 12;
+        rng ^= rng << 25;
+        rng ^= rng >> 27;
+        let u = (rng.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64;
+        p > 0.0 && u < p
+    };
     loop {
         let now = Instant::now();
         while queue.front().is_some_and(|(due, _)| *due <= now) {
@@ -126,9 +179,17 @@ fn forward_loop(from: &File, to: &File, link: &Link) -> Result<(), String> {
         let n = (&*from).read(&mut packet).map_err(|e| format!("reading a packet: {e}"))?;
         packet.truncate(n);
         let arrived = Instant::now();
+        if PARTITIONED.load(Relaxed) || lost(link.loss) {
+            spare.push(packet);
+            continue;
+        }
+        let in_spike = !link.spike.is_zero() && (arrived - start).as_micros() % link.spike_every.as_micros() < link.spike.as_micros();
+        let extra = if in_spike { link.spike } else { Duration::ZERO };
         let serialize = if link.rate_bps == 0 { Duration::ZERO } else { Duration::from_nanos(n as u64 * 8 * 1_000_000_000 / link.rate_bps) };
         link_free = link_free.max(arrived) + serialize;
-        queue.push_back((link_free + link.delay, packet));
+        // A spike holds packets longer but keeps their order.
+        let due = (link_free + link.delay + extra).max(queue.back().map_or(link_free, |(d, _)| *d));
+        queue.push_back((due, packet));
     }
 }
 

@@ -10,6 +10,7 @@
 #                (Genie against the alternatives on an emulated network; BENCH=full
 #                for every network profile) -> docs/benchmarks.md, docs/figures/
 #   make bench-compare  which network-suite figures got > 10% worse than the committed baseline
+#   make soak    8 clients x 10 minutes against one server: 0 errors, flat RSS
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -27,7 +28,7 @@ MIN_RUST := 1.87
 # and maturin keep invalidating each other's pyo3 build.
 export PYO3_PYTHON := $(abspath $(VENV))/bin/python
 
-.PHONY: develop-release server-release bench-compare setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
+.PHONY: soak develop-release server-release bench-compare setup apt-deps rust-check venv build develop test lit pytest demo demo-ir bench clean
 
 # ---- setup -----------------------------------------------------------------
 
@@ -101,6 +102,11 @@ pytest: develop
 # eager (optimised builds: the demo prints latencies).
 demo: develop-release server-release
 	$(VENV)/bin/python examples/gpt2_generate.py
+
+# The soak of the reliability issue (bounded: 10 minutes); `make test` runs a
+# 20-second one (python/tests/test_soak.py).
+soak: develop-release server-release
+	$(VENV)/bin/python benches/soak.py --clients 8 --minutes 10
 
 # The runtime server, optimised (demo and benchmarks run against it).
 server-release: rust-check

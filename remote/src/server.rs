@@ -43,6 +43,10 @@ pub struct Config {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Threads taking runs from the device queue (all but tiny runs).
     pub run_workers: usize,
+    /// The most one session may hold at once of the memory limit: its kept
+    /// tensors, replies kept for retries, its run in progress and the
+    /// payload it is sending.
+    pub session_memory: u64,
     /// How long a session whose connection broke waits, with everything it
     /// holds, for its client to resume it (zero: freed at once).
     pub resume_grace: Duration,
@@ -113,6 +117,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
                 tokio::select! {
                     r = l.accept() => match r {
                         Ok((s, _)) => {
+                            reap(&mut tasks);
                             let fds = FdQueue::default();
                             let stream = FdStream { inner: s, fds: fds.clone() };
                             tasks.spawn(connection(state.clone(), stream, format!("unix:{path}"), Some(fds), shutdown.clone()));
@@ -135,6 +140,7 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
             tokio::select! {
                 r = l.accept() => match r {
                     Ok((s, peer)) => {
+                        reap(&mut tasks);
                         let _ = s.set_nodelay(true);
                         thin_stream(std::os::fd::AsRawFd::as_raw_fd(&s));
                         match &state.config.tls {
@@ -165,6 +171,12 @@ pub async fn serve(config: Config, mut shutdown: watch::Receiver<bool>) -> io::R
     Ok(())
 }
 
+/// Forgets connections that have ended (a JoinSet keeps each finished
+/// task until it is joined: without this, memory grows per connection).
+fn reap(tasks: &mut tokio::task::JoinSet<()>) {
+    while tasks.try_join_next().is_some() {}
+}
+
 /// Frees parked sessions whose grace period is over.
 async fn expire_parked(state: Arc<State>) {
     loop {
@@ -185,7 +197,12 @@ struct Session {
     state: Arc<State>,
     execs: Vec<LoadedExec>,
     tensors: HashMap<u64, Tensor>,
+    /// Bytes of `tensors`.
     held: u64,
+    /// Bytes this session holds of the memory account, privately: `held`,
+    /// the replies kept for retries, its run in progress (bounded by
+    /// `Config::session_memory`).
+    private: u64,
     next_handle: u64,
     /// The last replies to requests with effects, so a retry is applied
     /// once; the tensors they return are counted against the memory limit.
@@ -224,8 +241,7 @@ fn replayable(m: &Msg) -> bool {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        let replays: u64 = self.recent.iter().map(|r| r.bytes).sum();
-        self.state.store().release(self.held + replays);
+        self.state.store().release(self.private);
         self.state.device.forget(self.id);
         self.state.metrics.sessions_active.fetch_sub(1, Relaxed);
         tracing::info!(session = self.id, freed = self.held, tensors = self.tensors.len(), "session closed");
@@ -239,9 +255,26 @@ fn unknown_handle(h: u64) -> Refusal {
 }
 
 impl Session {
+    /// Takes `bytes` from the memory account for this session, within its
+    /// share (`--session-memory-limit`).
+    fn take(&mut self, bytes: u64, what: &str) -> Result<(), Refusal> {
+        let limit = self.state.config.session_memory;
+        if self.private.saturating_add(bytes) > limit {
+            return Err((ErrorCode::OutOfMemory, format!("{what} needs {bytes} bytes; this session holds {} of its {limit}-byte share (--session-memory-limit): release tensors it keeps", self.private)));
+        }
+        self.state.store().reserve(bytes, what)?;
+        self.private += bytes;
+        Ok(())
+    }
+
+    fn give(&mut self, bytes: u64) {
+        self.private -= bytes;
+        self.state.store().release(bytes);
+    }
+
     fn keep(&mut self, t: Tensor) -> Result<u64, Refusal> {
         let bytes = tensor_bytes(&t);
-        self.state.store().reserve(bytes, "a kept output")?;
+        self.take(bytes, "a kept output")?;
         self.held += bytes;
         let h = self.next_handle;
         self.next_handle += 1;
@@ -253,7 +286,7 @@ impl Session {
         let t = self.tensors.remove(&h).ok_or_else(|| unknown_handle(h))?;
         let bytes = tensor_bytes(&t);
         self.held -= bytes;
-        self.state.store().release(bytes);
+        self.give(bytes);
         Ok(())
     }
 
@@ -399,11 +432,10 @@ impl Session {
         // before anything runs: a plan that would allocate more than the
         // server has gets an error, never an abort.
         let need = exe.memory_needed(&inputs).map_err(|e| (ErrorCode::Execution, e))?;
-        if let Err((code, e)) = self.state.store().reserve(need.peak, "this run") {
+        if let Err((code, e)) = self.take(need.peak, "this run") {
             let (d, pc) = need.largest_at;
             return Err((code, format!("{e} (plan #{exec}: its largest value, {} bytes, is made by {})", need.largest, exe.describe(d, pc))));
         }
-        let reserved = Reservation { state: self.state.clone(), bytes: need.peak };
         let input_bytes: u64 = inputs.iter().map(|v| if let Value::Tensor(t) = v { tensor_bytes(t) } else { 0 }).sum();
         let small = exe.plan().num_instructions() <= 64 && input_bytes <= 64 << 10 && need.peak <= 64 << 10;
         // A panic in a kernel is an error for this request, never the end
@@ -419,13 +451,11 @@ impl Session {
         // than it does (measured: +5% on a tiny call across cores, +27% on
         // one core). Anything bigger goes to the device's run queue, fair
         // between sessions, and this IO thread serves other connections.
-        let (result, took) = if small {
-            run()
-        } else {
-            self.state.device.submit(self.id, run).await.map_err(|_| (ErrorCode::Execution, "the device worker stopped during the run".to_string()))?
-        };
-        // Kept outputs are counted on their own below.
-        drop(reserved);
+        let done = if small { Some(run()) } else { self.state.device.submit(self.id, run).await.ok() };
+        // Kept outputs are counted on their own below. (Were this future
+        // dropped mid-run, the session's drop would release it.)
+        self.give(need.peak);
+        let (result, took) = done.ok_or_else(|| (ErrorCode::Execution, "the device worker stopped during the run".to_string()))?;
         self.state.metrics.runs.fetch_add(1, Relaxed);
         let server_micros = took.as_micros() as u64;
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
@@ -469,18 +499,6 @@ impl Session {
             });
         }
         Ok((Msg::Result { outs: reply, server_micros }, returned))
-    }
-}
-
-/// Memory taken from the account for the length of a run.
-struct Reservation {
-    state: Arc<State>,
-    bytes: u64,
-}
-
-impl Drop for Reservation {
-    fn drop(&mut self) {
-        self.state.store().release(self.bytes);
     }
 }
 
@@ -687,7 +705,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             };
             state.metrics.sessions_active.fetch_add(1, Relaxed);
             let id = state.next_session.fetch_add(1, Relaxed);
-            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, private: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
         }
     };
     session.minor = minor;
@@ -741,6 +759,15 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             return Ok(());
         }
     };
+    // A payload a session's share cannot hold is refused before a byte of
+    // it is read (shared uploads are the store's, bounded by the limit).
+    let shared_upload = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
+    if !shared_upload && session.private.saturating_add(h.payload_len) > state.config.session_memory {
+        let e = format!("the {} payload of {} bytes does not fit this session's share ({} of {} bytes held; --session-memory-limit)", msg.name(), h.payload_len, session.private, state.config.session_memory);
+        skip_payload(rd, session, &h, stall).await.map_err(|e| Closed::Fatal(e.to_string()))?;
+        send_error(state, wr, h.request, ErrorCode::OutOfMemory, e).await;
+        return Ok(());
+    }
     // A retried request gets the reply it already had.
     if replayable(&msg) {
         if let Some(r) = session.recent.iter().find(|r| r.request == h.request) {
@@ -853,12 +880,12 @@ async fn reply_to<W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Sessi
         Ok((reply, data)) => {
             if replayable {
                 let bytes: u64 = data.iter().map(tensor_bytes).sum();
-                let fits = state.store().reserve(bytes, "a reply kept for a retry").is_ok();
+                let fits = session.take(bytes, "a reply kept for a retry").is_ok();
                 let kept = Replay { request, reply: reply.clone(), data: fits.then(|| data.clone()), bytes: if fits { bytes } else { 0 } };
                 session.recent.push_back(kept);
                 if session.recent.len() > REPLAYS {
                     let old = session.recent.pop_front().expect("more than REPLAYS");
-                    state.store().release(old.bytes);
+                    session.give(old.bytes);
                 }
             }
             let n = write_frame(wr, request, &reply, &data).await.map_err(|e| Closed::Fatal(e.to_string()))?;

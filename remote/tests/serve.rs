@@ -1035,3 +1035,38 @@ fn a_run_longer_than_the_liveness_timeout_is_kept_alive() {
     assert!(took > LIVENESS || c.stats.keepalives >= 1, "the run ({took:?}) proves nothing: make it longer");
     assert_eq!(metric(&s, "genie_runs_total"), 1);
 }
+
+#[test]
+fn a_session_cannot_take_more_than_its_share() {
+    // One client keeps outputs until its 1 MiB share is full: it gets an
+    // error naming the share (not the server's limit), frees one and goes
+    // on; a bystander keeps what it needs meanwhile.
+    let s = serve(&["--memory-limit", "64MiB", "--session-memory-limit", "1MiB"]);
+    let mut greedy = connect(&s);
+    let exec = load(&mut greedy);
+    let v = x(12_800); // 200 KiB in, 200 KiB out
+    let mut kept = vec![];
+    let refusal = loop {
+        match greedy.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]) {
+            Ok((outs, _, _)) => match outs[0] {
+                Out::Kept(h, _) => kept.push(h),
+                ref o => panic!("{o:?}"),
+            },
+            Err(e) => break e,
+        }
+        assert!(kept.len() < 16, "the share never filled");
+    };
+    assert_eq!(refusal.code, Some(ErrorCode::OutOfMemory), "{refusal}");
+    assert!(refusal.message.contains("--session-memory-limit"), "{refusal}");
+    assert!((2..=5).contains(&kept.len()), "{} kept before the refusal", kept.len());
+    let mut bystander = connect(&s);
+    let exec_b = load(&mut bystander);
+    let (outs, _, _) = bystander.run(exec_b, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]).unwrap();
+    assert!(matches!(outs[0], Out::Kept(..)));
+    // A payload bigger than the share is refused before it is read.
+    let big = x(80_000);
+    let e = greedy.run(exec, vec![arg(&big)], std::slice::from_ref(&big), vec![true], vec![]).unwrap_err();
+    assert!(e.code == Some(ErrorCode::OutOfMemory) && e.message.contains("share"), "{e}");
+    greedy.release(vec![kept.pop().unwrap()]).unwrap();
+    greedy.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]).expect("room again after a release");
+}

@@ -78,8 +78,8 @@ pub fn tensor_hash(t: &genie_runtime::Tensor) -> Hash {
     hash_bytes(&[&prefix, c.contiguous_bytes().expect("contiguous() makes a contiguous tensor")])
 }
 
-/// A tensor's content hash and its possession value: a second hash of
-/// the same bytes that never crosses the wire or appears in a log, so that
+/// A tensor's content hash and its possession value: more output of the
+/// same hash, which never crosses the wire or appears in a log, so that
 /// knowing a tensor's name is not knowing it (see [`bind_proof`]).
 pub fn tensor_identity(t: &genie_runtime::Tensor) -> (Hash, Hash) {
     let c = t.contiguous();
@@ -89,27 +89,24 @@ pub fn tensor_identity(t: &genie_runtime::Tensor) -> (Hash, Hash) {
 }
 
 /// [`tensor_identity`] of `bytes` laid out as `meta`; `parallel` hashes on
-/// all cores (rayon).
+/// all cores (rayon). One pass: the content hash is the first 32 bytes of
+/// BLAKE3's output, the possession value the next 32 of the same extended
+/// output, which the first 32 do not reveal (BLAKE3's output is a PRF of
+/// its input: any stretch of it says nothing about another).
 pub fn identity_of(meta: &TensorMeta, bytes: &[u8], parallel: bool) -> (Hash, Hash) {
-    let prefix = tensor_hash_prefix(meta);
-    let mut content = blake3::Hasher::new();
-    let mut possession = blake3::Hasher::new_derive_key(POSSESSION_CONTEXT);
-    content.update(&prefix);
-    possession.update(&prefix);
-    // Both hashers take each chunk while it is in cache.
-    for chunk in bytes.chunks(1 << 20) {
-        if parallel {
-            content.update_rayon(chunk);
-            possession.update_rayon(chunk);
-        } else {
-            content.update(chunk);
-            possession.update(chunk);
-        }
+    let mut h = blake3::Hasher::new();
+    h.update(&tensor_hash_prefix(meta));
+    if parallel {
+        h.update_rayon(bytes);
+    } else {
+        h.update(bytes);
     }
-    (*content.finalize().as_bytes(), *possession.finalize().as_bytes())
+    let mut out = [0u8; 64];
+    h.finalize_xof().fill(&mut out);
+    let (content, possession) = out.split_at(32);
+    (content.try_into().expect("32 bytes"), possession.try_into().expect("32 bytes"))
 }
 
-const POSSESSION_CONTEXT: &str = "genie 2026-12 tensor possession v1";
 const PROOF_CONTEXT: &str = "genie 2026-12 bind proof v1";
 
 /// What a session presents to bind a shared tensor it did not upload: a

@@ -379,7 +379,11 @@ class Relay:
             except OSError:
                 return
             host, port = self.upstream.rsplit(":", 1)
-            server = socket.create_connection((host, int(port)))
+            try:
+                server = socket.create_connection((host, int(port)))
+            except OSError:  # the server is gone (the test is over)
+                client.close()
+                continue
             with self.lock:
                 self.sockets += [client, server]
             for a, b in ((client, server), (server, client)):

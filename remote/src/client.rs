@@ -79,6 +79,16 @@ impl Stream {
         Ok(Stream { reader: io::BufReader::with_capacity(64 << 10, Box::new(r)), writer: Box::new(s), unix_fd, socket_fd })
     }
 
+    /// Makes closing this connection a reset, not a clean close: a server
+    /// frees at once the session of a client that closes cleanly, and
+    /// keeps for resuming one whose connection broke.
+    fn abort_on_close(&self) {
+        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        // SAFETY: the socket lives as long as this stream; a linger option
+        // of its size.
+        unsafe { libc::setsockopt(self.socket_fd, libc::SOL_SOCKET, libc::SO_LINGER, (&linger as *const libc::linger).cast(), std::mem::size_of::<libc::linger>() as libc::socklen_t) };
+    }
+
     /// How long one read may wait for a byte.
     fn set_read_timeout(&self, d: Duration) {
         let tv = libc::timeval { tv_sec: d.as_secs() as libc::time_t, tv_usec: d.subsec_micros() as libc::suseconds_t };
@@ -209,6 +219,9 @@ impl Client {
     fn resume_session(&mut self, broken: &RemoteError) -> Result<()> {
         let Some(secret) = self.resume.filter(|_| !self.resume_window.is_zero()) else { return Err(broken.clone()) };
         let session = self.session;
+        // The server may not have seen the break (a slow reply, a one-way
+        // partition): leaving with a reset tells it to keep the session.
+        self.stream.abort_on_close();
         let deadline = Instant::now() + self.resume_window;
         let mut wait = Duration::from_millis(20);
         loop {

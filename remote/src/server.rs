@@ -307,9 +307,15 @@ impl Session {
             }
             Msg::PutTensor { hash, .. } => {
                 let t = payload.into_iter().next().expect("one payload tensor");
-                // Checked before it is shared (outside the store's lock:
-                // hashing takes a while): the store holds verified bytes only.
-                let (content, possession) = tokio::task::block_in_place(|| identity_parallel(&t));
+                // Checked before it is shared (outside the store's lock and
+                // off this IO thread, which keeps serving and sending
+                // keepalives: a big tensor takes a while to hash): the store
+                // holds verified bytes only.
+                let hashing = tokio::task::spawn_blocking(move || {
+                    let ids = identity_parallel(&t);
+                    (t, ids)
+                });
+                let (t, (content, possession)) = hashing.await.map_err(|e| (ErrorCode::Execution, format!("hashing the upload failed: {e}")))?;
                 if content != hash {
                     self.state.store().release(tensor_bytes(&t));
                     return Err((ErrorCode::Malformed, format!("the tensor uploaded as {} does not hash to that name; nothing was stored", hex(&hash))));

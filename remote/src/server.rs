@@ -197,10 +197,8 @@ struct Session {
     state: Arc<State>,
     execs: Vec<LoadedExec>,
     tensors: HashMap<u64, Tensor>,
-    /// Bytes of `tensors`.
-    held: u64,
-    /// Bytes this session holds of the memory account, privately: `held`,
-    /// the replies kept for retries, its run in progress (bounded by
+    /// Bytes this session holds of the memory account, privately: its
+    /// kept tensors, the replies kept for retries, its run in progress (bounded by
     /// `Config::session_memory`).
     private: u64,
     next_handle: u64,
@@ -244,7 +242,7 @@ impl Drop for Session {
         self.state.store().release(self.private);
         self.state.device.forget(self.id);
         self.state.metrics.sessions_active.fetch_sub(1, Relaxed);
-        tracing::info!(session = self.id, freed = self.held, tensors = self.tensors.len(), "session closed");
+        tracing::info!(session = self.id, freed = self.private, tensors = self.tensors.len(), "session closed");
     }
 }
 
@@ -275,7 +273,6 @@ impl Session {
     fn keep(&mut self, t: Tensor) -> Result<u64, Refusal> {
         let bytes = tensor_bytes(&t);
         self.take(bytes, "a kept output")?;
-        self.held += bytes;
         let h = self.next_handle;
         self.next_handle += 1;
         self.tensors.insert(h, t);
@@ -285,7 +282,6 @@ impl Session {
     fn drop_handle(&mut self, h: u64) -> Result<(), Refusal> {
         let t = self.tensors.remove(&h).ok_or_else(|| unknown_handle(h))?;
         let bytes = tensor_bytes(&t);
-        self.held -= bytes;
         self.give(bytes);
         Ok(())
     }
@@ -711,7 +707,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             };
             state.metrics.sessions_active.fetch_add(1, Relaxed);
             let id = state.next_session.fetch_add(1, Relaxed);
-            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), held: 0, private: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), private: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
         }
     };
     session.minor = minor;

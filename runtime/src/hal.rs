@@ -14,9 +14,9 @@
 //! out to rayon); every backend passes the conformance suite
 //! (`runtime/tests/conformance.rs`).
 
-use crate::kernels::{self, Ctx, Kernel};
+use crate::kernels::{self, Ctx, Kernel, SymEnv};
 use crate::tensor::{Storage, Tensor, Value};
-use genie_plan::{AttrDict, DeviceKind, Op};
+use genie_plan::{AttrDict, DeviceKind, Op, Type};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -35,6 +35,14 @@ pub trait Device: Send + Sync {
     fn import(&self, t: Tensor) -> Result<Tensor, String>;
     /// A tensor of this device's as the host reads it.
     fn export(&self, t: Tensor) -> Result<Tensor, String>;
+    /// An upper bound on the memory the kernel of `op` allocates for one
+    /// call beyond its results (copies, compute-type temporaries, im2col),
+    /// from the types of its operands and results with the symbols of
+    /// `env`: what [`crate::Executable::memory_needed`] adds on top of the
+    /// live values. The default is the CPU kernels' bound.
+    fn scratch(&self, op: Op, attrs: &AttrDict, operands: &[&Type], results: &[&Type], env: &SymEnv) -> u64 {
+        crate::memory::cpu_scratch(op, attrs, operands, results, env)
+    }
 }
 
 /// Device memory.

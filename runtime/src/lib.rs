@@ -29,6 +29,7 @@ pub mod encoder_layer;
 pub mod hal;
 pub mod kernels;
 pub mod linalg;
+pub mod memory;
 pub mod tensor;
 mod winograd;
 
@@ -104,6 +105,13 @@ pub struct Executable {
     frames: Mutex<Vec<Vec<Option<Arc<Storage>>>>>,
     /// Per-op call counts and time, when profiling is on.
     profile: Option<Mutex<HashMap<Op, (u64, Duration)>>>,
+    /// Every instruction, (stream, index), in the order the streams run.
+    order: Vec<(usize, usize)>,
+    /// The types a run's memory is counted by.
+    accounting: memory::Accounting,
+    /// Per value: made by a kernel that is not a view (so never an alias
+    /// of an input or a constant).
+    made_fresh: Vec<bool>,
 }
 
 impl Executable {
@@ -175,7 +183,20 @@ impl Executable {
             }
         }
         let handles = plan.residents.iter().enumerate().map(|(i, r)| (r.name.clone(), i as u32)).collect();
+        let order = memory::walk_order(&plan);
+        let accounting = memory::Accounting::of(&plan, &order);
+        let mut made_fresh = vec![false; plan.values.len()];
+        for ins in plan.streams.iter().flatten() {
+            if let Instr::Call { op, results, .. } = ins {
+                if !op.def().is_view() {
+                    results.iter().for_each(|&r| made_fresh[r as usize] = true);
+                }
+            }
+        }
         Ok(Executable {
+            made_fresh,
+            order,
+            accounting,
             residents: Mutex::new(vec![None; plan.residents.len()]),
             attrs: plan.attrs.clone(),
             plan,
@@ -236,6 +257,14 @@ impl Executable {
 
     /// Runs the plan on `inputs` (the plan's inputs, in order).
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+        self.run_stoppable(inputs, &|| false)
+    }
+
+    /// [`Executable::run`], asking `stop` before every instruction whether
+    /// to give up (a deadline passed, the caller cancelled): then the run
+    /// ends with an error naming the instruction it stopped before, and
+    /// nothing it made is kept (state included).
+    pub fn run_stoppable(&self, inputs: Vec<Value>, stop: &dyn Fn() -> bool) -> Result<Vec<Value>, String> {
         let plan = &self.plan;
         let env = self.bind_inputs(&inputs)?;
         let mut slots: Vec<Option<Value>> = vec![None; plan.values.len()];
@@ -262,7 +291,7 @@ impl Executable {
         borrowed.extend(residents.iter().flatten().map(|t| t.storage().clone()));
         let mut frame = self.frames.lock().ok().and_then(|mut f| f.pop()).unwrap_or_else(|| vec![None; plan.buffers.len()]);
         let mut state = residents;
-        let result = self.walk(&mut slots, &mut frame, &mut state, &env);
+        let result = self.walk(&mut slots, &mut frame, &mut state, &env, stop);
         if let Ok(mut f) = self.frames.lock() {
             f.push(frame);
         }
@@ -304,23 +333,43 @@ impl Executable {
     }
 
     /// The most memory a run on `inputs` holds at once in the values its
-    /// kernels make (views and inputs not counted; every stream's peak
-    /// added, as streams overlap), before anything runs, so that a caller
-    /// with a memory limit can refuse it rather than run out. Sizes only
-    /// the data decides (`?` dims) count as empty; kernel scratch memory is
-    /// not in it.
+    /// kernels make and their scratch (views and inputs not counted; every
+    /// stream's peak added, as streams overlap), before anything runs, so
+    /// that a caller with a memory limit can refuse it rather than run out.
+    /// Sizes come from the shape rules, not from the plan's word
+    /// ([`memory`]).
     pub fn memory_needed(&self, inputs: &[Value]) -> Result<MemoryNeed, String> {
         let env = self.bind_inputs(inputs)?;
+        let concrete;
+        let types: &[Type] = if self.accounting.closed {
+            &self.accounting.types
+        } else {
+            let input_types = inputs.iter().zip(&self.plan.inputs).map(|(v, &id)| match v {
+                Value::Tensor(t) => Type::tensor(t.shape.iter().map(|&n| Dim::Static(n as i64)).collect::<Vec<_>>(), t.dtype()),
+                _ => self.plan.value_type(id).clone(),
+            });
+            let loads: Vec<Option<Type>> = self
+                .residents
+                .lock()
+                .map_err(|_| "a previous run panicked")?
+                .iter()
+                .map(|r| r.as_ref().map(|t| Type::tensor(t.shape.iter().map(|&n| Dim::Static(n as i64)).collect::<Vec<_>>(), t.dtype())))
+                .collect();
+            concrete = memory::Accounting::concrete(&self.plan, &self.order, input_types.collect(), &loads, &env).map_err(|(d, pc, e)| format!("{}: {e}", self.describe(d, pc)))?;
+            &concrete
+        };
+        let too_big = |d: usize, pc: usize, ty: &Type| format!("{}: a result of type {ty} has more bytes than a 64-bit size holds", self.describe(d, pc));
         let mut need = MemoryNeed::default();
         let mut held = vec![0u64; self.plan.values.len()];
         for (d, stream) in self.streams.iter().enumerate() {
             let mut live = 0u64;
             let mut peak = 0u64;
             for (pc, (step, frees)) in stream.iter().enumerate() {
-                if let Step::Call { op, results, result_types, .. } = step {
+                if let Step::Call { op, operands, results, attrs, .. } = step {
                     if !op.def().is_view() {
-                        for (&r, ty) in results.iter().zip(result_types) {
-                            let bytes = type_bytes(ty, &env).ok_or_else(|| format!("{}: a result of type {ty} has more bytes than a 64-bit size holds", self.describe(d, pc)))?;
+                        for &r in results {
+                            let ty = &types[r as usize];
+                            let bytes = memory::type_bytes(ty, &env).ok_or_else(|| too_big(d, pc, ty))?;
                             held[r as usize] = bytes;
                             live = live.saturating_add(bytes);
                             if bytes > need.largest {
@@ -328,6 +377,9 @@ impl Executable {
                                 need.largest_at = (d, pc);
                             }
                         }
+                        let of = |vs: &[u32]| vs.iter().map(|&v| &types[v as usize]).collect::<Vec<_>>();
+                        let scratch = self.devices[d].scratch(*op, &self.attrs[*attrs], &of(operands), &of(results), &env);
+                        peak = peak.max(live.saturating_add(scratch));
                     }
                 }
                 peak = peak.max(live);
@@ -337,7 +389,18 @@ impl Executable {
             }
             need.peak = need.peak.saturating_add(peak);
         }
+        // An output that may share memory with an input or a constant (a
+        // view's, an input's, a load's) is copied on the way out.
+        let copied = self.plan.outputs.iter().filter(|o| !self.made_fresh[o.value as usize]).map(|o| memory::type_bytes(&types[o.value as usize], &env).unwrap_or(u64::MAX));
+        need.peak = copied.fold(need.peak, u64::saturating_add);
         Ok(need)
+    }
+
+    /// Whether every size a run allocates follows from the symbols its
+    /// inputs bind, so [`Executable::memory_needed`] needs no shape
+    /// inference per run.
+    pub fn sizes_follow_inputs(&self) -> bool {
+        self.accounting.closed
     }
 
     /// Instruction `pc` of stream `d` for a message: "stream #0 instruction
@@ -357,7 +420,7 @@ impl Executable {
 
     /// Runs every stream until each has finished: a stream runs until it
     /// awaits a value not yet sent, then the next one takes over.
-    fn walk(&self, slots: &mut [Option<Value>], frame: &mut [Option<Arc<Storage>>], state: &mut [Option<Tensor>], env: &SymEnv) -> Result<(), String> {
+    fn walk(&self, slots: &mut [Option<Value>], frame: &mut [Option<Arc<Storage>>], state: &mut [Option<Tensor>], env: &SymEnv, stop: &dyn Fn() -> bool) -> Result<(), String> {
         let mut pcs = vec![0usize; self.streams.len()];
         let mut arrived = vec![false; slots.len()];
         loop {
@@ -368,6 +431,9 @@ impl Executable {
                         if !arrived[*value as usize] {
                             break;
                         }
+                    }
+                    if stop() {
+                        return Err(format!("{STOPPED} before {} ({} instructions in all)", self.describe(d, pcs[d]), self.plan.num_instructions()));
                     }
                     self.step(d, pcs[d], step, slots, frame, state, &mut arrived, env)?;
                     for &f in frees {
@@ -486,6 +552,9 @@ impl Executable {
     }
 }
 
+/// How the error of a run that `stop` ended begins.
+pub const STOPPED: &str = "stopped";
+
 /// What [`Executable::memory_needed`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryNeed {
@@ -495,22 +564,6 @@ pub struct MemoryNeed {
     /// (stream, index; [`Executable::describe`] names it).
     pub largest: u64,
     pub largest_at: (usize, usize),
-}
-
-/// The bytes of a value of type `ty` with the symbols of `env`; `None`
-/// when that overflows 64 bits (a `?` dim counts as empty).
-fn type_bytes(ty: &Type, env: &SymEnv) -> Option<u64> {
-    let Type::Tensor(tt) = ty else { return Some(0) };
-    let mut n = tt.dtype.byte_size() as u64;
-    for d in &tt.dims {
-        let k = match *d {
-            Dim::Static(k) => k,
-            Dim::Sym(s) => env.get(&s).copied().unwrap_or(0),
-            Dim::Dynamic => 0,
-        };
-        n = n.checked_mul(u64::try_from(k).unwrap_or(0))?;
-    }
-    Some(n)
 }
 
 /// Checks an input against its plan type and binds its symbolic dims.

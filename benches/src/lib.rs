@@ -42,6 +42,7 @@ pub fn start_remote_server_at(listen: &str, worker_threads: usize, memory_limit:
             run_workers: 2,
             resume_grace: std::time::Duration::from_secs(60),
             session_memory: memory_limit,
+            session_plans: 1024,
         };
         rt.block_on(genie_remote::server::serve(config, shutdown)).expect("genie-runtime serve");
     });

@@ -60,12 +60,16 @@ impl RemoteClient {
     #[new]
     /// `resume`: seconds a broken connection is retried, taking the same
     /// session back, before a call fails (0: never).
-    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true, tls_ca=None, resume=30.0))]
-    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool, tls_ca: Option<&str>, resume: f64) -> PyResult<Self> {
+    /// `deadline`: seconds the server may take over a run before it stops
+    /// it (`None` or 0: no deadline).
+    #[pyo3(signature = (url, token=None, timeout=30.0, progress=true, tls_ca=None, resume=30.0, deadline=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(py: Python<'_>, url: &str, token: Option<&str>, timeout: f64, progress: bool, tls_ca: Option<&str>, resume: f64, deadline: Option<f64>) -> PyResult<Self> {
         let token = token.unwrap_or("").as_bytes().to_vec();
         let mut c = py.detach(|| Client::connect_with(url, &token, Duration::from_secs_f64(timeout.max(0.001)), tls_ca)).map_err(remote_error)?;
         c.progress = progress;
         c.resume_window = Duration::from_secs_f64(resume.max(0.0));
+        c.deadline = deadline.filter(|&d| d > 0.0).map(Duration::from_secs_f64);
         Ok(RemoteClient { inner: Some(c) })
     }
 

@@ -12,6 +12,7 @@ use std::net::{TcpStream, ToSocketAddrs};
 #[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex};
 
 /// A failure talking to the server: a refusal the server sent (with its
 /// code) or a transport problem (`code` is `None`; the connection is gone).
@@ -145,6 +146,13 @@ pub struct Client {
     pub server_features: u64,
     max_payload: u64,
     next_request: u64,
+    /// The protocol minor the server speaks.
+    server_minor: u16,
+    /// How long the server may take over a run (1.2 servers stop it after
+    /// that and answer `DeadlineExceeded`); `None`: no deadline.
+    pub deadline: Option<Duration>,
+    /// The run being waited for, for a [`Canceller`].
+    waiting: Arc<Mutex<Waiting>>,
     pub stats: Stats,
     /// Print upload progress for payloads over 64 MiB.
     pub progress: bool,
@@ -176,6 +184,9 @@ impl Client {
             server_features: 0,
             max_payload: u64::MAX,
             next_request: 1,
+            server_minor: 0,
+            deadline: None,
+            waiting: Arc::new(Mutex::new(Waiting { fd: -1, request: 0, tls: url.starts_with("tls://") })),
             stats: Stats::default(),
             progress: false,
         };
@@ -204,6 +215,7 @@ impl Client {
                     self.stream.set_read_timeout(self.timeout.min(LIVENESS));
                 }
                 self.session = session;
+                self.server_minor = minor;
                 self.server_features = features;
                 self.max_payload = max_payload;
                 self.resume = resume;
@@ -301,15 +313,27 @@ impl Client {
             }
         };
         self.stats.bytes_sent += sent;
-        let (reply, tensors) = loop {
-            let (reply, tensors, received) = read_frame(&mut self.stream.reader).map_err(|e| transport(format!("waiting for the reply to {what}: {e}")))?;
+        let cancellable = matches!(msg, Msg::Run { .. }) && self.server_minor >= 2;
+        if cancellable {
+            let mut w = self.waiting.lock().unwrap_or_else(|p| p.into_inner());
+            (w.fd, w.request) = (self.stream.socket_fd, id);
+        }
+        let replied = loop {
+            let (reply, tensors, received) = match read_frame(&mut self.stream.reader) {
+                Ok(x) => x,
+                Err(e) => break Err(transport(format!("waiting for the reply to {what}: {e}"))),
+            };
             self.stats.bytes_received += received;
             // The server is still on it (1.1): keep waiting.
             if reply != Msg::Working {
-                break (reply, tensors);
+                break Ok((reply, tensors));
             }
             self.stats.keepalives += 1;
         };
+        if cancellable {
+            self.waiting.lock().unwrap_or_else(|p| p.into_inner()).request = 0;
+        }
+        let (reply, tensors) = replied?;
         self.stats.round_trips += 1;
         self.stats.last_wire = start.elapsed();
         self.stats.last_server = Duration::ZERO;
@@ -391,7 +415,9 @@ impl Client {
     /// Also returns the server's run time in microseconds.
     pub fn run(&mut self, exec: u32, args: Vec<Arg>, tensors: &[Tensor], ret: Vec<bool>, release: Vec<u64>) -> Result<(Vec<Out>, Vec<Tensor>, u64)> {
         let payload: Vec<&[u8]> = tensors.iter().map(|t| t.contiguous_bytes().ok_or_else(|| transport("run: argument tensors must be contiguous"))).collect::<Result<_>>()?;
-        match self.call(&Msg::Run { exec, args, ret, release }, &payload)? {
+        // (A server older than 1.2 would not read the field.)
+        let deadline_ms = self.deadline.filter(|_| self.server_minor >= 2).map(|d| d.as_millis().min(u64::MAX as u128) as u64);
+        match self.call(&Msg::Run { exec, args, ret, release, deadline_ms }, &payload)? {
             (Msg::Result { outs, server_micros }, data) => {
                 self.stats.last_server = Duration::from_micros(server_micros);
                 self.stats.server_time += self.stats.last_server;
@@ -399,6 +425,11 @@ impl Client {
             }
             (other, _) => Err(transport(format!("run: unexpected reply {}", other.name()))),
         }
+    }
+
+    /// A handle another thread can cancel this client's runs with.
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.waiting.clone())
     }
 
     pub fn fetch(&mut self, handle: u64) -> Result<Tensor> {
@@ -410,6 +441,41 @@ impl Client {
 
     pub fn release(&mut self, handles: Vec<u64>) -> Result<()> {
         expect_ok(self.call(&Msg::Release { handles }, &[])?.0, "release", |m| matches!(m, Msg::Ok))
+    }
+}
+
+/// The run a client waits for: its request id (0: none) on the socket `fd`.
+struct Waiting {
+    fd: i32,
+    request: u64,
+    tls: bool,
+}
+
+/// Cancels, from another thread, the run a [`Client`] is waiting for (a
+/// 1.2 server stops it between two instructions; the client's call then
+/// fails with `Cancelled`).
+#[derive(Clone)]
+pub struct Canceller(Arc<Mutex<Waiting>>);
+
+impl Canceller {
+    /// Sends the cancel; `false` when no run was being waited for.
+    pub fn cancel(&self) -> Result<bool> {
+        let w = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if w.request == 0 {
+            return Ok(false);
+        }
+        if w.tls {
+            return Err(transport("cancelling a run over TLS is not supported (the TLS stream is the waiting thread's)"));
+        }
+        let header = Header { kind: Msg::Cancel.kind(), flags: 0, meta_len: 0, payload_len: 0, request: w.request }.encode();
+        // SAFETY: the socket stays open while a request is waited for (the
+        // lock is held, and the client clears `request` before it changes
+        // connection); a whole header in one send, no signal on a closed peer.
+        let n = unsafe { libc::send(w.fd, header.as_ptr().cast(), header.len(), libc::MSG_NOSIGNAL) };
+        if n != header.len() as isize {
+            return Err(transport(format!("sending the cancel failed: {}", io::Error::last_os_error())));
+        }
+        Ok(true)
     }
 }
 

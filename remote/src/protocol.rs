@@ -21,6 +21,9 @@
 //! says hello again with its session id and that secret and gets the same
 //! session back (its tensors and loaded plans) within the server's grace
 //! period, then resends what had no reply under the same request id.
+//! Since 1.2 a run may carry a deadline, and a client waiting for a reply
+//! may send `Cancel` with the same request id: the server stops the run
+//! between two instructions and answers `DeadlineExceeded` or `Cancelled`.
 
 use genie_plan::DType;
 use std::fmt;
@@ -29,7 +32,7 @@ pub const MAGIC: [u8; 2] = *b"GN";
 pub const HEADER_LEN: usize = 24;
 /// Major versions must match; a client may be an older minor than the server.
 pub const VERSION_MAJOR: u16 = 1;
-pub const VERSION_MINOR: u16 = 1;
+pub const VERSION_MINOR: u16 = 2;
 /// The longest meta section anyone may send (shapes, handles, names).
 pub const MAX_META: u32 = 1 << 20;
 /// What the hello carries before auth so a stranger cannot make us read more.
@@ -146,6 +149,10 @@ pub enum ErrorCode {
     Execution = 7,
     Missing = 8,
     ShuttingDown = 9,
+    /// The run's deadline passed (1.2); it was stopped.
+    DeadlineExceeded = 10,
+    /// The client cancelled the run (1.2); it was stopped.
+    Cancelled = 11,
 }
 
 impl ErrorCode {
@@ -159,6 +166,8 @@ impl ErrorCode {
             7 => ErrorCode::Execution,
             8 => ErrorCode::Missing,
             9 => ErrorCode::ShuttingDown,
+            10 => ErrorCode::DeadlineExceeded,
+            11 => ErrorCode::Cancelled,
             _ => ErrorCode::Malformed,
         }
     }
@@ -174,6 +183,8 @@ impl ErrorCode {
             ErrorCode::Execution => "execution failed",
             ErrorCode::Missing => "missing upload",
             ErrorCode::ShuttingDown => "server shutting down",
+            ErrorCode::DeadlineExceeded => "deadline exceeded",
+            ErrorCode::Cancelled => "cancelled",
         }
     }
 }
@@ -273,7 +284,9 @@ pub enum Msg {
     Loaded { exec: u32 },
     /// Run a loaded plan; `ret[i]` says whether output i comes back (else
     /// it stays as a session tensor); `release` frees handles first.
-    Run { exec: u32, args: Vec<Arg>, ret: Vec<bool>, release: Vec<u64> },
+    /// `deadline_ms` (1.2): the run is stopped if it has not finished this
+    /// long after the server read the request (queueing included).
+    Run { exec: u32, args: Vec<Arg>, ret: Vec<bool>, release: Vec<u64>, deadline_ms: Option<u64> },
     /// `server_micros`: time the server spent running the plan.
     Result { outs: Vec<Out>, server_micros: u64 },
     Fetch { handle: u64 },
@@ -282,6 +295,9 @@ pub enum Msg {
     /// Sent by the server every [`KEEPALIVE`] while a request is being
     /// served (1.1): the reply is coming, the link is up.
     Working,
+    /// Stop the run this frame's request id names (1.2), sent while
+    /// waiting for its reply; the reply says how it ended.
+    Cancel,
 }
 
 /// How often a server says it is still working on a request (1.1).
@@ -311,6 +327,7 @@ impl Msg {
             Msg::Data { .. } => 16,
             Msg::Release { .. } => 17,
             Msg::Working => 18,
+            Msg::Cancel => 19,
         }
     }
 
@@ -357,7 +374,7 @@ impl Msg {
                 w.u16(*code as u16);
                 w.bytes(message.as_bytes());
             }
-            Msg::Ping | Msg::Pong | Msg::Ok | Msg::Working => {}
+            Msg::Ping | Msg::Pong | Msg::Ok | Msg::Working | Msg::Cancel => {}
             Msg::Has { hashes } => {
                 w.varint(hashes.len() as u64);
                 hashes.iter().for_each(|h| w.0.extend_from_slice(h));
@@ -390,7 +407,7 @@ impl Msg {
                 proofs.iter().for_each(|p| w.0.extend_from_slice(p));
             }
             Msg::Loaded { exec } => w.varint(*exec as u64),
-            Msg::Run { exec, args, ret, release } => {
+            Msg::Run { exec, args, ret, release, deadline_ms } => {
                 w.varint(*exec as u64);
                 w.varint(args.len() as u64);
                 for a in args {
@@ -421,6 +438,9 @@ impl Msg {
                 w.bits(ret);
                 w.varint(release.len() as u64);
                 release.iter().for_each(|&h| w.varint(h));
+                if let Some(ms) = deadline_ms {
+                    w.varint(*ms);
+                }
             }
             Msg::Result { outs, server_micros } => {
                 w.varint(*server_micros);
@@ -528,7 +548,8 @@ impl Msg {
                 let ret = r.bits()?;
                 let n = r.count(1)?;
                 let release = (0..n).map(|_| r.varint()).collect::<Result<_>>()?;
-                Msg::Run { exec, args, ret, release }
+                let deadline_ms = if r.at_end() { None } else { Some(r.varint()?) };
+                Msg::Run { exec, args, ret, release, deadline_ms }
             }
             14 => {
                 let server_micros = r.varint()?;
@@ -554,6 +575,7 @@ impl Msg {
                 Msg::Release { handles: (0..n).map(|_| r.varint()).collect::<Result<_>>()? }
             }
             18 => Msg::Working,
+            19 => Msg::Cancel,
             k => return err(format!("unknown message kind {k}")),
         };
         if r.pos != meta.len() {
@@ -583,6 +605,7 @@ pub fn kind_name(kind: u8) -> &'static str {
         16 => "data",
         17 => "release",
         18 => "working",
+        19 => "cancel",
         _ => "unknown",
     }
 }
@@ -873,12 +896,13 @@ mod tests {
         roundtrip(Msg::Load { plan: [3; 32], binds: binds.clone(), proofs: vec![] });
         roundtrip_with_tail(Msg::Load { plan: [3; 32], binds: binds.clone(), proofs: vec![[7; 32], [8; 32]] }, Some(Msg::Load { plan: [3; 32], binds, proofs: vec![] }));
         roundtrip(Msg::Loaded { exec: 7 });
-        roundtrip(Msg::Run {
-            exec: 2,
-            args: vec![Arg::None, Arg::Bool(true), Arg::Int(-5), Arg::Float(0.5), Arg::Handle(300), Arg::Tensor(t.clone())],
-            ret: vec![true, false],
-            release: vec![1, 2, 1000],
-        });
+        let args = vec![Arg::None, Arg::Bool(true), Arg::Int(-5), Arg::Float(0.5), Arg::Handle(300), Arg::Tensor(t.clone())];
+        roundtrip(Msg::Run { exec: 2, args: args.clone(), ret: vec![true, false], release: vec![1, 2, 1000], deadline_ms: None });
+        roundtrip_with_tail(
+            Msg::Run { exec: 2, args: args.clone(), ret: vec![true, false], release: vec![1, 2, 1000], deadline_ms: Some(1500) },
+            Some(Msg::Run { exec: 2, args, ret: vec![true, false], release: vec![1, 2, 1000], deadline_ms: None }),
+        );
+        roundtrip(Msg::Cancel);
         roundtrip(Msg::Result { outs: vec![Out::None, Out::Int(i64::MIN), Out::Kept(8, t.clone()), Out::Tensor(t.clone()), Out::Float(-1.0), Out::Bool(false)], server_micros: 1234 });
         roundtrip(Msg::Fetch { handle: 5 });
         roundtrip(Msg::Data { meta: t });

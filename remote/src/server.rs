@@ -14,7 +14,7 @@ use crate::store::{tensor_bytes, Refusal, Store};
 use genie_runtime::{Executable, Tensor, Value};
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
@@ -47,6 +47,9 @@ pub struct Config {
     /// tensors, replies kept for retries, its run in progress and the
     /// payload it is sending.
     pub session_memory: u64,
+    /// The most plans one session may upload, and the most it may have
+    /// loaded at once.
+    pub session_plans: usize,
     /// How long a session whose connection broke waits, with everything it
     /// holds, for its client to resume it (zero: freed at once).
     pub resume_grace: Duration,
@@ -62,6 +65,8 @@ struct Metrics {
     bytes_received: AtomicU64,
     bytes_sent: AtomicU64,
     runs: AtomicU64,
+    /// Runs stopped by their deadline or a cancel.
+    runs_stopped: AtomicU64,
     run_micros: AtomicU64,
     upload_bytes: AtomicU64,
 }
@@ -211,6 +216,10 @@ struct Session {
     proven: std::collections::HashSet<Hash>,
     /// The protocol minor its client speaks (1.1 reads keepalives).
     minor: u16,
+    /// Set when the client cancels the run in progress (or hangs up).
+    cancel: Arc<AtomicBool>,
+    /// Plans this session uploaded.
+    plans_uploaded: usize,
 }
 
 struct LoadedExec {
@@ -295,6 +304,12 @@ impl Session {
             }
             Msg::PutPlan { hash, .. } => {
                 let bytes = payload[0].contiguous_bytes().expect("payload tensors are contiguous");
+                let limit = self.state.config.session_plans;
+                if self.plans_uploaded >= limit {
+                    self.state.store().release(bytes.len() as u64);
+                    return Err((ErrorCode::OutOfMemory, format!("this session has uploaded {limit} plans, its limit (--session-plan-limit); nothing was stored")));
+                }
+                self.plans_uploaded += 1;
                 // The payload was reserved while it was read; the store counts plans itself.
                 let mut store = self.state.store();
                 store.release(bytes.len() as u64);
@@ -322,7 +337,7 @@ impl Session {
                 Ok((Msg::Ok, vec![]))
             }
             Msg::Load { plan, binds, proofs } => self.load(plan, binds, proofs),
-            Msg::Run { exec, args, ret, release } => self.run(exec, args, payload, ret, release).await,
+            Msg::Run { exec, args, ret, release, deadline_ms } => self.run(exec, args, payload, ret, release, deadline_ms).await,
             Msg::Fetch { handle } => {
                 let t = self.tensors.get(&handle).ok_or_else(|| unknown_handle(handle))?.contiguous();
                 Ok((Msg::Data { meta: TensorMeta { dtype: t.dtype(), shape: t.shape.clone() } }, vec![t]))
@@ -338,6 +353,10 @@ impl Session {
     }
 
     fn load(&mut self, plan_hash: Hash, binds: Vec<(Slot, Hash)>, proofs: Vec<Hash>) -> Reply {
+        let limit = self.state.config.session_plans;
+        if self.execs.len() >= limit {
+            return Err((ErrorCode::OutOfMemory, format!("this session has {limit} plans loaded, its limit (--session-plan-limit)")));
+        }
         let (plan, bound_tensors) = {
             let mut store = self.state.store();
             let plan = store.plan(&plan_hash)?;
@@ -400,7 +419,8 @@ impl Session {
         Ok((Msg::Loaded { exec: (self.execs.len() - 1) as u32 }, vec![]))
     }
 
-    async fn run(&mut self, exec: u32, args: Vec<Arg>, payload: Vec<Tensor>, ret: Vec<bool>, release: Vec<u64>) -> Reply {
+    async fn run(&mut self, exec: u32, args: Vec<Arg>, payload: Vec<Tensor>, ret: Vec<bool>, release: Vec<u64>, deadline_ms: Option<u64>) -> Reply {
+        let deadline = deadline_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
         if let Some(h) = release.iter().find(|h| !self.tensors.contains_key(h)) {
             return Err(unknown_handle(*h));
         }
@@ -441,10 +461,20 @@ impl Session {
         let input_bytes: u64 = inputs.iter().map(|v| if let Value::Tensor(t) = v { tensor_bytes(t) } else { 0 }).sum();
         let small = exe.plan().num_instructions() <= 64 && input_bytes <= 64 << 10 && need.peak <= 64 << 10;
         // A panic in a kernel is an error for this request, never the end
-        // of the server.
+        // of the server. Between two instructions the run stops if its
+        // deadline passed (waiting in the queue counts) or the client
+        // cancelled it.
+        let cancel = self.cancel.clone();
         let run = move || {
             let start = Instant::now();
-            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run(inputs)));
+            // (The clock is read every 16 instructions: tiny ones take
+            // less than a clock read.)
+            let asked = std::cell::Cell::new(0u32);
+            let stop = || {
+                asked.set(asked.get().wrapping_add(1));
+                cancel.load(Relaxed) || (asked.get() % 16 == 1 && deadline.is_some_and(|d| Instant::now() >= d))
+            };
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exe.run_stoppable(inputs, &stop)));
             (r, start.elapsed())
         };
         // A small run (few instructions over little data: the inputs, bound
@@ -463,6 +493,14 @@ impl Session {
         self.state.metrics.run_micros.fetch_add(server_micros, Relaxed);
         let outs = match result {
             Ok(Ok(outs)) => outs,
+            Ok(Err(e)) if e.starts_with(genie_runtime::STOPPED) => {
+                self.state.metrics.runs_stopped.fetch_add(1, Relaxed);
+                return Err(if self.cancel.load(Relaxed) {
+                    (ErrorCode::Cancelled, format!("plan #{exec}: the client cancelled the run; {e}"))
+                } else {
+                    (ErrorCode::DeadlineExceeded, format!("plan #{exec}: the run's deadline of {} ms passed; {e}", deadline_ms.unwrap_or(0)))
+                });
+            }
             Ok(Err(e)) => return Err((ErrorCode::Execution, e)),
             Err(p) => {
                 let why = p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default();
@@ -596,10 +634,15 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State
     let Some(mut session) = handshake(&state, &mut rd, &mut wr, &peer, fds.is_some()).await else { return };
     session.fds = fds;
     let let_go = state.sessions().attach(session.id, session.secret);
+    let mut pending = Vec::with_capacity(HEADER_LEN);
     let why = loop {
         let mut hb = [0u8; HEADER_LEN];
+        // (Bytes of this header read while the previous run was served.)
+        let have = pending.len();
+        hb[..have].copy_from_slice(&pending);
+        pending.clear();
         let read = tokio::select! {
-            r = timeout(state.config.idle_timeout, read_exact(&mut rd, &mut hb)) => r,
+            r = timeout(state.config.idle_timeout, read_exact(&mut rd, &mut hb[have..])) => r,
             _ = shutdown.changed() => break Closed::Shutdown,
             _ = let_go.notified() => break Closed::TakenOver,
         };
@@ -609,7 +652,7 @@ async fn connection<S: AsyncRead + AsyncWrite + Send + 'static>(state: Arc<State
             Ok(Err(e)) => break Closed::Fatal(e.to_string()),
             Ok(Ok(())) => {}
         }
-        match request(&state, &mut session, &mut rd, &mut wr, &hb).await {
+        match request(&state, &mut session, &mut rd, &mut wr, &hb, &mut pending).await {
             Ok(()) => {}
             Err(why) => break why,
         }
@@ -707,7 +750,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
             };
             state.metrics.sessions_active.fetch_add(1, Relaxed);
             let id = state.next_session.fetch_add(1, Relaxed);
-            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), private: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor }
+            Session { id, secret, state: state.clone(), execs: vec![], tensors: HashMap::new(), private: 0, next_handle: 1, recent: VecDeque::new(), fds: None, proven: Default::default(), minor, cancel: Default::default(), plans_uploaded: 0 }
         }
     };
     session.minor = minor;
@@ -723,7 +766,7 @@ async fn handshake<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<Stat
 
 /// Serves one request whose header is `hb`. `Err` closes the connection
 /// (the stream can no longer be trusted to be in step).
-async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, rd: &mut R, wr: &mut W, hb: &[u8; HEADER_LEN]) -> Result<(), Closed> {
+async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>, session: &mut Session, rd: &mut R, wr: &mut W, hb: &[u8; HEADER_LEN], pending: &mut Vec<u8>) -> Result<(), Closed> {
     let m = &state.metrics;
     m.requests.fetch_add(1, Relaxed);
     let h = match Header::decode(hb) {
@@ -761,6 +804,10 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
             return Ok(());
         }
     };
+    // A cancel that arrives after its run ended has nothing to stop.
+    if msg == Msg::Cancel {
+        return Ok(());
+    }
     // A payload a session's share cannot hold is refused before a byte of
     // it is read (shared uploads are the store's, bounded by the limit).
     let shared_upload = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
@@ -801,7 +848,7 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
                 // Shared uploads keep their reservation (the store holds them).
                 let keeps = matches!(msg, Msg::PutPlan { .. } | Msg::PutTensor { .. });
                 let minor = session.minor;
-                let r = with_keepalive(state, wr, h.request, minor, session.handle(msg.clone(), payload)).await;
+                let r = with_keepalive(state, wr, h.request, minor, session.handle(msg.clone(), payload), std::future::pending()).await;
                 if !keeps {
                     state.store().release(h.payload_len);
                 }
@@ -845,7 +892,15 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
     // run inputs are only borrowed for the call.
     let keeps_payload = matches!(msg, Msg::PutTensor { .. } | Msg::PutPlan { .. });
     let minor = session.minor;
-    let reply = with_keepalive(state, wr, h.request, minor, session.handle(msg, payload)).await;
+    let reply = if matches!(msg, Msg::Run { .. }) && minor >= 2 {
+        // While it runs, the client may cancel it (or hang up).
+        let cancel = Arc::new(AtomicBool::new(false));
+        session.cancel = cancel.clone();
+        let watch = watch_for_cancel(rd, pending, h.request, cancel);
+        with_keepalive(state, wr, h.request, minor, session.handle(msg, payload), watch).await
+    } else {
+        with_keepalive(state, wr, h.request, minor, session.handle(msg, payload), std::future::pending()).await
+    };
     if !keeps_payload {
         state.store().release(reserved);
     }
@@ -857,22 +912,56 @@ async fn request<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(state: &Arc<State>
 /// long run from a dead link. The request is always carried through, even
 /// when the link breaks meanwhile: its effects and the reply kept for a
 /// retry must not depend on whether the client was still there.
-async fn with_keepalive<W: AsyncWrite + Unpin>(state: &State, wr: &mut W, request: u64, minor: u16, reply: impl std::future::Future<Output = Reply>) -> Reply {
+async fn with_keepalive<W: AsyncWrite + Unpin>(state: &State, wr: &mut W, request: u64, minor: u16, reply: impl std::future::Future<Output = Reply>, watch: impl std::future::Future<Output = ()>) -> Reply {
     if minor < 1 {
         return reply.await;
     }
     tokio::pin!(reply);
+    tokio::pin!(watch);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + KEEPALIVE, KEEPALIVE);
     let mut link_up = true;
     loop {
         tokio::select! {
             r = &mut reply => return r,
+            () = &mut watch => {}
             _ = tick.tick(), if link_up => match write_frame(wr, request, &Msg::Working, &[]).await {
                 Ok(n) => { state.metrics.bytes_sent.fetch_add(n, Relaxed); }
                 Err(_) => link_up = false,
             },
         }
     }
+}
+
+/// Reads what the client sends while its run is served (1.2): a `Cancel`
+/// for that request sets `cancel`, and so does the end of the stream (the
+/// client left). Any other frame's header is the client's next request: it
+/// is left in `pending` for the connection to serve next. Never returns;
+/// reading is cancel-safe, so a byte read is never lost.
+async fn watch_for_cancel<R: AsyncRead + Unpin>(rd: &mut R, pending: &mut Vec<u8>, request: u64, cancel: Arc<AtomicBool>) {
+    let mut buf = [0u8; HEADER_LEN];
+    while pending.len() < HEADER_LEN {
+        match rd.read(&mut buf[..HEADER_LEN - pending.len()]).await {
+            Ok(0) | Err(_) => {
+                cancel.store(true, Relaxed);
+                break;
+            }
+            Ok(n) => pending.extend_from_slice(&buf[..n]),
+        }
+        if pending.len() == HEADER_LEN {
+            let header: [u8; HEADER_LEN] = pending[..].try_into().expect("a full header");
+            match Header::decode(&header) {
+                Ok(h) if h.kind == Msg::Cancel.kind() && h.meta_len == 0 && h.payload_len == 0 => {
+                    if h.request == request {
+                        tracing::info!(request, "the client cancelled its run");
+                        cancel.store(true, Relaxed);
+                    }
+                    pending.clear();
+                }
+                _ => break,
+            }
+        }
+    }
+    std::future::pending::<()>().await
 }
 
 /// Sends a reply (or the refusal). The reply to a request with effects is
@@ -1089,7 +1178,7 @@ fn render_metrics(state: &State) -> String {
     };
     let (waiting, running) = state.device.depth();
     let parked = state.sessions().parked() as u64;
-    let rows: [(&str, &str, &str, u64); 18] = [
+    let rows: [(&str, &str, &str, u64); 19] = [
         ("genie_connections_total", "counter", "Connections accepted.", m.connections.load(Relaxed)),
         ("genie_connections_open", "gauge", "Connections open now.", m.connections_open.load(Relaxed)),
         ("genie_sessions_active", "gauge", "Sessions open now (parked ones included).", m.sessions_active.load(Relaxed)),
@@ -1100,6 +1189,7 @@ fn render_metrics(state: &State) -> String {
         ("genie_bytes_sent_total", "counter", "Bytes written to clients.", m.bytes_sent.load(Relaxed)),
         ("genie_upload_bytes_total", "counter", "Payload bytes of uploaded plans and shared tensors.", m.upload_bytes.load(Relaxed)),
         ("genie_runs_total", "counter", "Plan runs.", m.runs.load(Relaxed)),
+        ("genie_runs_stopped_total", "counter", "Runs stopped by their deadline or the client's cancel.", m.runs_stopped.load(Relaxed)),
         ("genie_runs_waiting", "gauge", "Runs queued for the device now.", waiting as u64),
         ("genie_runs_running", "gauge", "Runs on the device now.", running as u64),
         ("genie_run_seconds_total", "counter", "Time spent running plans, in microseconds.", m.run_micros.load(Relaxed)),

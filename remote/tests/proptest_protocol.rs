@@ -13,7 +13,7 @@ fn seeds() -> Vec<Vec<u8>> {
         Msg::Has { hashes: vec![[1; 32], [2; 32]] },
         Msg::PutTensor { hash: [4; 32], meta: t.clone() },
         Msg::Load { plan: [6; 32], binds: vec![(Slot::Input(1), [7; 32]), (Slot::Constant("c0".into()), [8; 32])], proofs: vec![[1; 32], [2; 32]] },
-        Msg::Run { exec: 0, args: vec![Arg::Tensor(t), Arg::Handle(9), Arg::Int(-4), Arg::Float(0.5), Arg::None], ret: vec![true, false], release: vec![1, 2] },
+        Msg::Run { exec: 0, args: vec![Arg::Tensor(t), Arg::Handle(9), Arg::Int(-4), Arg::Float(0.5), Arg::None], ret: vec![true, false], release: vec![1, 2], deadline_ms: Some(250) },
         Msg::Release { handles: vec![3] },
     ];
     msgs.iter()

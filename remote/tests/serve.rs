@@ -465,14 +465,20 @@ fn a_client_cannot_plant_wrong_bytes_for_another() {
 /// x [1, 4] broadcast to [rows, 4] and added to itself: a few hundred
 /// bytes of plan that materialise rows * 16 bytes.
 fn expanding_plan(rows: i64) -> Vec<u8> {
+    expanding_plan_declared(rows, Dim::Static(rows))
+}
+
+/// The same, its result declared with `declared` rows (`?`: the verifier
+/// accepts it, as the shape rule knows the size).
+fn expanding_plan_declared(rows: i64, declared: Dim) -> Vec<u8> {
     let mut b = Builder::new("f");
     let d = b.device("dev0", DeviceKind::Cpu);
     let x = b.input(d, &Type::tensor(vec![Dim::Static(1), Dim::Static(4)], DType::F32), Role::Input);
     let big = Type::tensor(vec![Dim::Static(rows), Dim::Static(4)], DType::F32);
     let mut size = AttrDict::new();
     size.set("size", Attribute::Array(vec![Attribute::Int(rows, DType::I64), Attribute::Int(4, DType::I64)]));
-    let e = b.call(d, Op::Expand, &[x], &size, std::slice::from_ref(&big))[0];
-    let y = b.call(d, Op::Add, &[e, e], &AttrDict::new(), &[big])[0];
+    let e = b.call(d, Op::Expand, &[x], &size, &[big])[0];
+    let y = b.call(d, Op::Add, &[e, e], &AttrDict::new(), &[Type::tensor(vec![declared, Dim::Static(4)], DType::F32)])[0];
     b.output(y, false);
     genie_plan::encode(&b.finish().unwrap())
 }
@@ -486,8 +492,10 @@ fn a_plan_that_would_allocate_terabytes_gets_an_error_not_an_abort() {
     let exec = load(&mut bystander);
     let mut c = connect(&s);
     let input = Tensor::from_vec(vec![1, 4], vec![1f32; 4]).unwrap();
-    for rows in [1i64 << 40, 64 << 20] {
-        let plan = expanding_plan(rows);
+    // The same sizes declared `?` (or a symbol no input binds) hide
+    // nothing: the account takes the shape rules' word, not the plan's.
+    for (rows, declared) in [(1i64 << 40, None), (64 << 20, None), (1 << 40, Some(Dim::Dynamic)), (64 << 20, Some(Dim::Sym(7)))] {
+        let plan = expanding_plan_declared(rows, declared.unwrap_or(Dim::Static(rows)));
         let ph = hash_bytes(&[&plan]);
         c.put_plan(ph, &plan).unwrap();
         let e = c.load(ph, vec![]).and_then(|x| c.run(x, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![])).unwrap_err();
@@ -584,7 +592,7 @@ fn a_retried_run_is_applied_once() {
     let mut c = connect(&s);
     let exec = load(&mut c);
     let input = x(2);
-    let msg = Msg::Run { exec, args: vec![arg(&input)], ret: vec![false], release: vec![] };
+    let msg = Msg::Run { exec, args: vec![arg(&input)], ret: vec![false], release: vec![], deadline_ms: None };
     let bytes = input.contiguous_bytes().unwrap();
     let (first, _) = c.call_with_id(1000, &msg, &[bytes]).unwrap();
     let (again, _) = c.call_with_id(1000, &msg, &[bytes]).unwrap();
@@ -1069,4 +1077,91 @@ fn a_session_cannot_take_more_than_its_share() {
     assert!(e.code == Some(ErrorCode::OutOfMemory) && e.message.contains("share"), "{e}");
     greedy.release(vec![kept.pop().unwrap()]).unwrap();
     greedy.run(exec, vec![arg(&v)], std::slice::from_ref(&v), vec![false], vec![]).expect("room again after a release");
+}
+
+/// The instruction a stopped run names ("... instruction 12 ...") and the
+/// plan's length ("(2001 instructions in all)").
+fn stopped_at(message: &str) -> (usize, usize) {
+    let first_number = |s: &str| s.split(|c: char| !c.is_ascii_digit()).find(|n| !n.is_empty()).and_then(|n| n.parse().ok());
+    let at = message.split("instruction ").nth(1).and_then(first_number);
+    let total = message.rsplit('(').next().and_then(first_number);
+    at.zip(total).unwrap_or_else(|| panic!("no instruction and length in: {message}"))
+}
+
+#[test]
+fn a_run_past_its_deadline_is_stopped_on_the_server() {
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let n = 512;
+    let (mut c, exec) = heavy_client(&s, n, 2000);
+    let input = uniform(n);
+    c.deadline = Some(Duration::from_millis(300));
+    let e = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::DeadlineExceeded), "{e}");
+    // Stopped early, not run to the end and then refused.
+    let (at, total) = stopped_at(&e.message);
+    assert!(at < total - 1 && total >= 2000, "{e}");
+    assert!(e.message.contains("300 ms"), "{e}");
+    assert_eq!(metric(&s, "genie_runs_stopped_total"), 1);
+    // The session goes on: a run within its deadline completes.
+    c.deadline = Some(Duration::from_secs(600));
+    let small = load(&mut c);
+    let v = x(2);
+    let (_, data, _) = c.run(small, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), (0..8).map(|i| 2.0 * i as f32).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_cancelled_run_stops_and_the_connection_stays_in_step() {
+    let s = serve(&["--metrics", "127.0.0.1:0"]);
+    let n = 512;
+    let (mut c, exec) = heavy_client(&s, n, 2000);
+    let canceller = c.canceller();
+    assert!(!canceller.cancel().unwrap(), "nothing to cancel yet");
+    let input = uniform(n);
+    let running = std::thread::spawn(move || {
+        let r = c.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).map(|_| ());
+        (c, r)
+    });
+    wait_for_metric(&s, "genie_runs_running", 1);
+    assert!(canceller.cancel().unwrap());
+    let (mut c, r) = running.join().unwrap();
+    let e = r.unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::Cancelled), "{e}");
+    let (at, total) = stopped_at(&e.message);
+    assert!(at < total - 1, "{e}");
+    assert_eq!(metric(&s, "genie_runs_stopped_total"), 1);
+    // A cancel that comes after its run has ended stops nothing and is not
+    // answered; the next requests are served in order.
+    let small = load(&mut c);
+    c.ping().unwrap();
+    let v = x(1);
+    let (_, data, _) = c.run(small, vec![arg(&v)], std::slice::from_ref(&v), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].to_vec::<f32>().unwrap(), vec![0.0, 2.0, 4.0, 6.0]);
+    assert_eq!(metric(&s, "genie_runs_stopped_total"), 1);
+}
+
+#[test]
+fn a_session_cannot_upload_or_load_more_plans_than_its_limit() {
+    let s = serve(&["--session-plan-limit", "3"]);
+    let mut c = connect(&s);
+    let plans: Vec<Vec<u8>> = (1..=4).map(|rows| expanding_plan(rows)).collect();
+    for p in &plans[..3] {
+        c.put_plan(hash_bytes(&[p]), p).unwrap();
+    }
+    let e = c.put_plan(hash_bytes(&[&plans[3]]), &plans[3]).unwrap_err();
+    assert_eq!(e.code, Some(ErrorCode::OutOfMemory), "{e}");
+    assert!(e.message.contains("--session-plan-limit"), "{e}");
+    let ph = hash_bytes(&[&plans[0]]);
+    for _ in 0..3 {
+        c.load(ph, vec![]).unwrap();
+    }
+    let e = c.load(ph, vec![]).unwrap_err();
+    assert!(e.message.contains("plans loaded") && e.message.contains("--session-plan-limit"), "{e}");
+    // Another session has a limit of its own, and what was stored serves it.
+    let mut other = connect(&s);
+    other.put_plan(hash_bytes(&[&plans[3]]), &plans[3]).unwrap();
+    let exec = other.load(ph, vec![]).unwrap();
+    let input = Tensor::from_vec(vec![1, 4], vec![1f32; 4]).unwrap();
+    let (_, data, _) = other.run(exec, vec![arg(&input)], std::slice::from_ref(&input), vec![true], vec![]).unwrap();
+    assert_eq!(data[0].shape, vec![1, 4]);
 }

@@ -96,7 +96,8 @@ class Connection:
             quiet = os.environ.get("GENIE_QUIET") == "1"
             try:
                 resume = float(os.environ.get("GENIE_REMOTE_RESUME_SECONDS", 30))
-                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet, self.tls_ca, resume)
+                deadline = float(os.environ.get("GENIE_REMOTE_DEADLINE_SECONDS", 600))
+                self.client = RemoteClient(self.url, self.token, self.timeout, not quiet, self.tls_ca, resume, deadline)
             except RemoteError as e:
                 raise error(f"cannot reach the Genie runtime at {self.url}: {e}", getattr(e, "code", None)) from None
             self.epoch += 1

@@ -41,6 +41,7 @@ fn main() {
         .arg(Arg::new("device").long("device").default_value("cpu").help("the device kernels run on (cpu)"))
         .arg(Arg::new("memory-limit").long("memory-limit").default_value("8GiB").value_parser(parse_bytes).help("bytes of tensors and plans held at once (e.g. 8GiB)"))
         .arg(Arg::new("session-memory-limit").long("session-memory-limit").value_parser(parse_bytes).help("the most one session may hold at once: kept tensors, its run, its payload (default: the memory limit)"))
+        .arg(Arg::new("session-plan-limit").long("session-plan-limit").default_value("1024").value_parser(clap::value_parser!(u64)).help("the most plans one session may upload, and have loaded at once"))
         .arg(Arg::new("auth-token-file").long("auth-token-file").help("a file holding the shared secret clients must present"))
         .arg(Arg::new("metrics").long("metrics").help("host:port for a Prometheus /metrics endpoint"))
         .arg(Arg::new("idle-timeout").long("idle-timeout").default_value("600").value_parser(clap::value_parser!(u64)).help("seconds a silent session lives"))
@@ -138,6 +139,7 @@ fn main() {
         run_workers: *a.get_one::<u64>("run-workers").unwrap() as usize,
         resume_grace: Duration::from_secs(*a.get_one::<u64>("resume-grace").unwrap()),
         session_memory: a.get_one::<u64>("session-memory-limit").copied().unwrap_or(memory_limit),
+        session_plans: *a.get_one::<u64>("session-plan-limit").unwrap() as usize,
     };
     let threads = a.get_one::<usize>("threads").copied().unwrap_or(2);
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(threads.max(1)).enable_all().build() {

@@ -57,14 +57,25 @@ pub(crate) fn walk_order(plan: &Plan) -> Vec<(usize, usize)> {
 /// loads; every call's results are inferred from its operands'.
 /// `concrete`: the seed types are the run's actual shapes, so a dim the
 /// rules leave unknown is data-dependent and gets its bound.
-fn infer_all(plan: &Plan, order: &[(usize, usize)], mut types: Vec<Type>, env: Option<&SymEnv>) -> Result<Vec<Type>, (usize, usize, String)> {
+fn infer_all(
+    plan: &Plan,
+    order: &[(usize, usize)],
+    mut types: Vec<Type>,
+    env: Option<&SymEnv>,
+) -> Result<Vec<Type>, (usize, usize, String)> {
     let concrete = env.is_some();
     for &(d, pc) in order {
         match &plan.streams[d][pc] {
-            Instr::Call { op, operands, results, attrs } => {
+            Instr::Call {
+                op,
+                operands,
+                results,
+                attrs,
+            } => {
                 let def = op.def();
                 let Some(infer) = def.infer else { continue };
-                let operand_types: Vec<&Type> = operands.iter().map(|&o| &types[o as usize]).collect();
+                let operand_types: Vec<&Type> =
+                    operands.iter().map(|&o| &types[o as usize]).collect();
                 let a = &plan.attrs[*attrs as usize];
                 // Sizes written as expressions of the symbols (`1 + s87`)
                 // become numbers, as the kernels read them.
@@ -80,18 +91,46 @@ fn infer_all(plan: &Plan, order: &[(usize, usize)], mut types: Vec<Type>, env: O
                     }
                     _ => a,
                 };
-                let ctx = InferCtx { op_name: def.name, operands: operand_types, attrs: a, num_results: results.len() };
+                let ctx = InferCtx {
+                    op_name: def.name,
+                    operands: operand_types,
+                    attrs: a,
+                    num_results: results.len(),
+                };
                 let inferred = match infer(&ctx) {
                     Ok(t) if t.len() == results.len() => t,
-                    Ok(t) => return Err((d, pc, format!("the shape rule gives {} results for {}", t.len(), results.len()))),
+                    Ok(t) => {
+                        return Err((
+                            d,
+                            pc,
+                            format!(
+                                "the shape rule gives {} results for {}",
+                                t.len(),
+                                results.len()
+                            ),
+                        ))
+                    }
                     Err(e) => return Err((d, pc, e)),
                 };
-                let bound = ctx.operands.iter().filter_map(|t| t.as_tensor()).map(|t| t.dims.iter().map(|d| d.as_static().unwrap_or(0)).product::<i64>()).max().unwrap_or(0);
+                let bound = ctx
+                    .operands
+                    .iter()
+                    .filter_map(|t| t.as_tensor())
+                    .map(|t| {
+                        t.dims
+                            .iter()
+                            .map(|d| d.as_static().unwrap_or(0))
+                            .product::<i64>()
+                    })
+                    .max()
+                    .unwrap_or(0);
                 for (&r, t) in results.iter().zip(inferred) {
                     types[r as usize] = if concrete { with_bound(t, bound) } else { t };
                 }
             }
-            Instr::Send { value, result } => types[*result as usize] = types[*value as usize].clone(),
+            Instr::Send { value, result } => {
+                types[*result as usize] = types[*value as usize].clone()
+            }
             _ => {}
         }
     }
@@ -108,8 +147,16 @@ fn has_sym(a: &Attribute) -> bool {
 
 fn evaluate(a: &Attribute, env: &SymEnv) -> Result<Attribute, String> {
     Ok(match a {
-        Attribute::Sym(e) => Attribute::Int(e.eval(&|s| env.get(&s).copied()).ok_or_else(|| format!("size {e} has an unbound symbol"))?, DType::I64),
-        Attribute::Array(v) => Attribute::Array(v.iter().map(|x| evaluate(x, env)).collect::<Result<_, _>>()?),
+        Attribute::Sym(e) => Attribute::Int(
+            e.eval(&|s| env.get(&s).copied())
+                .ok_or_else(|| format!("size {e} has an unbound symbol"))?,
+            DType::I64,
+        ),
+        Attribute::Array(v) => Attribute::Array(
+            v.iter()
+                .map(|x| evaluate(x, env))
+                .collect::<Result<_, _>>()?,
+        ),
         a => a.clone(),
     })
 }
@@ -132,16 +179,31 @@ impl Accounting {
     /// Infers the plan's types once, at load, from the declared types of
     /// its inputs and residents only.
     pub fn of(plan: &Plan, order: &[(usize, usize)]) -> Accounting {
-        let declared: Vec<Type> = (0..plan.values.len() as u32).map(|v| plan.value_type(v).clone()).collect();
-        let Ok(types) = infer_all(plan, order, declared.clone(), None) else { return Accounting { types: declared, closed: false } };
+        let declared: Vec<Type> = (0..plan.values.len() as u32)
+            .map(|v| plan.value_type(v).clone())
+            .collect();
+        let Ok(types) = infer_all(plan, order, declared.clone(), None) else {
+            return Accounting {
+                types: declared,
+                closed: false,
+            };
+        };
         let mut bound = std::collections::HashSet::new();
         for &i in &plan.inputs {
             if let Type::Tensor(t) = plan.value_type(i) {
-                bound.extend(t.dims.iter().filter_map(|d| if let Dim::Sym(s) = d { Some(*s) } else { None }));
+                bound.extend(t.dims.iter().filter_map(|d| {
+                    if let Dim::Sym(s) = d {
+                        Some(*s)
+                    } else {
+                        None
+                    }
+                }));
             }
         }
         let closed = order.iter().all(|&(d, pc)| match &plan.streams[d][pc] {
-            Instr::Call { op, results, .. } if !op.def().is_view() => results.iter().all(|&r| closed_type(&types[r as usize], &bound)),
+            Instr::Call { op, results, .. } if !op.def().is_view() => results
+                .iter()
+                .all(|&r| closed_type(&types[r as usize], &bound)),
             _ => true,
         });
         Accounting { types, closed }
@@ -149,8 +211,16 @@ impl Accounting {
 
     /// The types of a run on inputs of `input_types` (and loads of
     /// `load_types`, per resident), every size known.
-    pub fn concrete(plan: &Plan, order: &[(usize, usize)], input_types: Vec<Type>, load_types: &[Option<Type>], env: &SymEnv) -> Result<Vec<Type>, (usize, usize, String)> {
-        let mut types: Vec<Type> = (0..plan.values.len() as u32).map(|v| plan.value_type(v).clone()).collect();
+    pub fn concrete(
+        plan: &Plan,
+        order: &[(usize, usize)],
+        input_types: Vec<Type>,
+        load_types: &[Option<Type>],
+        env: &SymEnv,
+    ) -> Result<Vec<Type>, (usize, usize, String)> {
+        let mut types: Vec<Type> = (0..plan.values.len() as u32)
+            .map(|v| plan.value_type(v).clone())
+            .collect();
         for (&i, t) in plan.inputs.iter().zip(input_types) {
             types[i as usize] = t;
         }
@@ -207,7 +277,13 @@ pub(crate) fn type_bytes(ty: &Type, env: &SymEnv) -> Option<u64> {
 ///   kernel pixels × batch × output pixels) and a product the size of its
 ///   output; sorts and top-k an index and a key per element; an append
 ///   that grows its buffer one of twice the length.
-pub fn cpu_scratch(op: Op, attrs: &AttrDict, operands: &[&Type], results: &[&Type], env: &SymEnv) -> u64 {
+pub fn cpu_scratch(
+    op: Op,
+    attrs: &AttrDict,
+    operands: &[&Type],
+    results: &[&Type],
+    env: &SymEnv,
+) -> u64 {
     if op.def().is_view() {
         return 0;
     }
@@ -215,24 +291,43 @@ pub fn cpu_scratch(op: Op, attrs: &AttrDict, operands: &[&Type], results: &[&Typ
     let bytes = |t: &Type| type_bytes(t, env).unwrap_or(u64::MAX);
     let elems = |t: &Type| -> u64 {
         let Type::Tensor(tt) = t else { return 0 };
-        tt.dims.iter().map(|d| dim_of(*d, env)).fold(1u64, u64::saturating_mul)
+        tt.dims
+            .iter()
+            .map(|d| dim_of(*d, env))
+            .fold(1u64, u64::saturating_mul)
     };
-    let sum = |ts: &mut dyn Iterator<Item = &&Type>, per: &dyn Fn(&Type) -> u64| ts.fold(0u64, |a, t| a.saturating_add(per(t)));
+    let sum = |ts: &mut dyn Iterator<Item = &&Type>, per: &dyn Fn(&Type) -> u64| {
+        ts.fold(0u64, |a, t| a.saturating_add(per(t)))
+    };
     let generic = |t: &Type| bytes(t).saturating_add(elems(t).saturating_mul(8));
-    let wide = operands.iter().chain(results).all(|t| t.as_tensor().is_none_or(|t| matches!(t.dtype, DType::F32 | DType::F64)));
+    let wide = operands.iter().chain(results).all(|t| {
+        t.as_tensor()
+            .is_none_or(|t| matches!(t.dtype, DType::F32 | DType::F64))
+    });
     match op {
-        Op::Mm | Op::Bmm | Op::Addmm | Op::Matmul if wide => sum(&mut operands.iter().chain(results), &bytes),
-        Op::Embedding | Op::IndexSelect | Op::Gather | Op::Index => sum(&mut operands.iter().skip(1).chain(results), &generic),
+        Op::Mm | Op::Bmm | Op::Addmm | Op::Matmul if wide => {
+            sum(&mut operands.iter().chain(results), &bytes)
+        }
+        Op::Embedding | Op::IndexSelect | Op::Gather | Op::Index => {
+            sum(&mut operands.iter().skip(1).chain(results), &generic)
+        }
         Op::Convolution => {
             let all = sum(&mut operands.iter().chain(results), &generic);
             let product = results.first().map_or(0, |t| bytes(t));
-            all.saturating_add(conv_columns(operands, results, env, wide)).saturating_add(product)
+            all.saturating_add(conv_columns(operands, results, env, wide))
+                .saturating_add(product)
         }
         Op::Sort | Op::Topk | Op::Argmax | Op::Argmin | Op::MaxDim | Op::MinDim => {
             let keys = operands.first().map_or(0, |t| elems(t)).saturating_mul(16);
             sum(&mut operands.iter().chain(results), &generic).saturating_add(keys)
         }
-        Op::Append => sum(&mut operands.iter().chain(results), &generic).saturating_add(results.iter().map(|t| bytes(t)).fold(0, u64::saturating_add).saturating_mul(2)),
+        Op::Append => sum(&mut operands.iter().chain(results), &generic).saturating_add(
+            results
+                .iter()
+                .map(|t| bytes(t))
+                .fold(0, u64::saturating_add)
+                .saturating_mul(2),
+        ),
         _ => sum(&mut operands.iter().chain(results), &generic),
     }
 }
@@ -248,10 +343,30 @@ fn dim_of(d: Dim, env: &SymEnv) -> u64 {
 /// im2col's matrix for a convolution: (C/groups · kernel pixels) × (N ·
 /// output pixels) elements, in the compute type (f64 for narrow types).
 fn conv_columns(operands: &[&Type], results: &[&Type], env: &SymEnv, wide: bool) -> u64 {
-    let (Some(w), Some(out)) = (operands.get(1).and_then(|t| t.as_tensor()), results.first().and_then(|t| t.as_tensor())) else { return 0 };
+    let (Some(w), Some(out)) = (
+        operands.get(1).and_then(|t| t.as_tensor()),
+        results.first().and_then(|t| t.as_tensor()),
+    ) else {
+        return 0;
+    };
     // weight [O, C/groups, k...]; output [N, O, pixels...].
-    let per_column: u64 = w.dims.iter().skip(1).map(|d| dim_of(*d, env)).fold(1, u64::saturating_mul);
-    let columns: u64 = out.dims.iter().enumerate().filter(|(i, _)| *i != 1).map(|(_, d)| dim_of(*d, env)).fold(1, u64::saturating_mul);
-    let elem = if wide { out.dtype.byte_size() as u64 } else { 8 };
+    let per_column: u64 = w
+        .dims
+        .iter()
+        .skip(1)
+        .map(|d| dim_of(*d, env))
+        .fold(1, u64::saturating_mul);
+    let columns: u64 = out
+        .dims
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 1)
+        .map(|(_, d)| dim_of(*d, env))
+        .fold(1, u64::saturating_mul);
+    let elem = if wide {
+        out.dtype.byte_size() as u64
+    } else {
+        8
+    };
     per_column.saturating_mul(columns).saturating_mul(elem)
 }

@@ -50,6 +50,10 @@ fn tiny_call(c: &mut Criterion) {
 
     let mut g = c.benchmark_group("remote_call");
     g.bench_function("genie_tiny_plan", |b| b.iter(|| client.run(exec, arg(), std::slice::from_ref(&x), vec![true], vec![]).unwrap()));
+    // As the Python client calls it: with a deadline the server watches.
+    client.deadline = Some(Duration::from_secs(600));
+    g.bench_function("genie_tiny_plan_with_deadline", |b| b.iter(|| client.run(exec, arg(), std::slice::from_ref(&x), vec![true], vec![]).unwrap()));
+    client.deadline = None;
     let mut echo = TcpStream::connect(start_echo()).unwrap();
     echo.set_nodelay(true).unwrap();
     let payload = vec![7u8; request];

@@ -279,7 +279,8 @@ pub(crate) fn type_bytes(ty: &Type, env: &SymEnv) -> Option<u64> {
 ///   that grows its buffer one of twice the length.
 pub fn cpu_scratch(
     op: Op,
-    attrs: &AttrDict,
+    // (No CPU kernel's scratch depends on its attributes yet.)
+    _attrs: &AttrDict,
     operands: &[&Type],
     results: &[&Type],
     env: &SymEnv,
@@ -287,7 +288,6 @@ pub fn cpu_scratch(
     if op.def().is_view() {
         return 0;
     }
-    let _ = attrs;
     let bytes = |t: &Type| type_bytes(t, env).unwrap_or(u64::MAX);
     let elems = |t: &Type| -> u64 {
         let Type::Tensor(tt) = t else { return 0 };

@@ -933,18 +933,23 @@ async fn with_keepalive<W: AsyncWrite + Unpin>(state: &State, wr: &mut W, reques
 }
 
 /// Reads what the client sends while its run is served (1.2): a `Cancel`
-/// for that request sets `cancel`, and so does the end of the stream (the
-/// client left). Any other frame's header is the client's next request: it
+/// for that request sets `cancel`, and so does a clean end of the stream
+/// (the client left). Any other frame's header is the client's next request: it
 /// is left in `pending` for the connection to serve next. Never returns;
 /// reading is cancel-safe, so a byte read is never lost.
 async fn watch_for_cancel<R: AsyncRead + Unpin>(rd: &mut R, pending: &mut Vec<u8>, request: u64, cancel: Arc<AtomicBool>) {
     let mut buf = [0u8; HEADER_LEN];
     while pending.len() < HEADER_LEN {
         match rd.read(&mut buf[..HEADER_LEN - pending.len()]).await {
-            Ok(0) | Err(_) => {
+            // A clean close: the client is gone for good (its session is
+            // freed), so its run stops.
+            Ok(0) => {
                 cancel.store(true, Relaxed);
                 break;
             }
+            // A broken link: the run is carried through, so a resumed
+            // session's retry finds its reply.
+            Err(_) => break,
             Ok(n) => pending.extend_from_slice(&buf[..n]),
         }
         if pending.len() == HEADER_LEN {

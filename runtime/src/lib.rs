@@ -105,7 +105,8 @@ pub struct Executable {
     frames: Mutex<Vec<Vec<Option<Arc<Storage>>>>>,
     /// Per-op call counts and time, when profiling is on.
     profile: Option<Mutex<HashMap<Op, (u64, Duration)>>>,
-    /// Every instruction, (stream, index), in the order the streams run.
+    /// Every instruction, (stream, index), in the order the streams run
+    /// (the interpreter's, and the memory account's).
     order: Vec<(usize, usize)>,
     /// The types a run's memory is counted by.
     accounting: memory::Accounting,
@@ -184,6 +185,9 @@ impl Executable {
         }
         let handles = plan.residents.iter().enumerate().map(|(i, r)| (r.name.clone(), i as u32)).collect();
         let order = memory::walk_order(&plan);
+        if order.len() != plan.num_instructions() {
+            return Err("the plan's streams wait for each other (a plan the verifier should have refused)".into());
+        }
         let accounting = memory::Accounting::of(&plan, &order);
         let mut made_fresh = vec![false; plan.values.len()];
         for ins in plan.streams.iter().flatten() {
@@ -421,38 +425,22 @@ impl Executable {
     /// Runs every stream until each has finished: a stream runs until it
     /// awaits a value not yet sent, then the next one takes over.
     fn walk(&self, slots: &mut [Option<Value>], frame: &mut [Option<Arc<Storage>>], state: &mut [Option<Tensor>], env: &SymEnv, stop: &dyn Fn() -> bool) -> Result<(), String> {
-        let mut pcs = vec![0usize; self.streams.len()];
-        let mut arrived = vec![false; slots.len()];
-        loop {
-            let mut progressed = false;
-            for (d, stream) in self.streams.iter().enumerate() {
-                while let Some((step, frees)) = stream.get(pcs[d]) {
-                    if let Step::Await { value } = step {
-                        if !arrived[*value as usize] {
-                            break;
-                        }
-                    }
-                    if stop() {
-                        return Err(format!("{STOPPED} before {} ({} instructions in all)", self.describe(d, pcs[d]), self.plan.num_instructions()));
-                    }
-                    self.step(d, pcs[d], step, slots, frame, state, &mut arrived, env)?;
-                    for &f in frees {
-                        slots[f as usize] = None;
-                    }
-                    pcs[d] += 1;
-                    progressed = true;
-                }
+        // In the order found at load: each stream runs until it awaits a
+        // value not yet sent, then the next one takes over.
+        for &(d, pc) in &self.order {
+            if stop() {
+                return Err(format!("{STOPPED} before {} ({} instructions in all)", self.describe(d, pc), self.plan.num_instructions()));
             }
-            if pcs.iter().zip(&self.streams).all(|(&pc, s)| pc == s.len()) {
-                for device in &self.devices {
-                    device.queue().finish()?;
-                }
-                return Ok(());
-            }
-            if !progressed {
-                return Err("the plan's streams wait for each other (a plan the verifier should have refused)".into());
+            let (step, frees) = &self.streams[d][pc];
+            self.step(d, pc, step, slots, frame, state, env)?;
+            for &f in frees {
+                slots[f as usize] = None;
             }
         }
+        for device in &self.devices {
+            device.queue().finish()?;
+        }
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -464,7 +452,6 @@ impl Executable {
         slots: &mut [Option<Value>],
         frame: &mut [Option<Arc<Storage>>],
         state: &mut [Option<Tensor>],
-        arrived: &mut [bool],
         env: &SymEnv,
     ) -> Result<(), String> {
         let take = |slots: &[Option<Value>], v: u32, what: &str| slots[v as usize].clone().ok_or_else(|| format!("stream #{d} instruction {pc} ({what}): value %{v} is not available"));
@@ -520,7 +507,6 @@ impl Executable {
                     v => v,
                 };
                 slots[*result as usize] = Some(v);
-                arrived[*result as usize] = true;
             }
             Step::Await { .. } => {}
         }

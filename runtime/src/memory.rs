@@ -55,15 +55,15 @@ pub(crate) fn walk_order(plan: &Plan) -> Vec<(usize, usize)> {
 
 /// Types by the shape rules: `types` holds those of the plan's inputs and
 /// loads; every call's results are inferred from its operands'.
-/// `concrete`: the seed types are the run's actual shapes, so a dim the
-/// rules leave unknown is data-dependent and gets its bound.
+/// With `env` (a run's symbols) the seed types are the run's actual
+/// shapes, so a dim the rules leave unknown is data-dependent and gets its
+/// bound.
 fn infer_all(
     plan: &Plan,
     order: &[(usize, usize)],
     mut types: Vec<Type>,
     env: Option<&SymEnv>,
 ) -> Result<Vec<Type>, (usize, usize, String)> {
-    let concrete = env.is_some();
     for &(d, pc) in order {
         match &plan.streams[d][pc] {
             Instr::Call {
@@ -112,20 +112,20 @@ fn infer_all(
                     }
                     Err(e) => return Err((d, pc, e)),
                 };
-                let bound = ctx
-                    .operands
-                    .iter()
-                    .filter_map(|t| t.as_tensor())
-                    .map(|t| {
-                        t.dims
-                            .iter()
-                            .map(|d| d.as_static().unwrap_or(0))
-                            .product::<i64>()
-                    })
-                    .max()
-                    .unwrap_or(0);
+                // (Saturating: an operand's size may be a hostile plan's.)
+                let bound = env.is_some().then(|| {
+                    ctx.operands
+                        .iter()
+                        .filter_map(|t| t.as_tensor())
+                        .map(|t| t.dims.iter().map(|d| d.as_static().unwrap_or(0).max(0)).fold(1i64, i64::saturating_mul))
+                        .max()
+                        .unwrap_or(0)
+                });
                 for (&r, t) in results.iter().zip(inferred) {
-                    types[r as usize] = if concrete { with_bound(t, bound) } else { t };
+                    types[r as usize] = match bound {
+                        Some(b) => with_bound(t, b),
+                        None => t,
+                    };
                 }
             }
             Instr::Send { value, result } => {
